@@ -1,0 +1,122 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 gr-arraycal authors.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#ifndef INCLUDED_ARRAYCAL_CIR_LOS_H
+#define INCLUDED_ARRAYCAL_CIR_LOS_H
+
+#include <gnuradio/arraycal/api.h>
+#include <gnuradio/gr_complex.h>
+#include <volk/volk_alloc.hh>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace gr {
+namespace fft {
+template <class T, bool forward>
+class fft;
+}
+namespace arraycal {
+
+class apes;
+
+//! One channel's line-of-sight estimate.
+struct ARRAYCAL_API los_estimate {
+    gr_complex gain{ 0.0f, 0.0f }; //!< complex LoS gain (H = gain on every bin for one tap)
+    double delay = 0.0;            //!< samples from the frame start, in [-K/2, K/2)
+    double snr_db = 0.0;           //!< |gain|^2 over the noise variance of one CIR value
+    double noise_var = 0.0;        //!< noise variance of one CIR value
+    bool valid = false;            //!< false when nothing met the picking rule
+};
+
+enum class los_pick { strongest = 0, first = 1, predicted = 2 };
+
+ARRAYCAL_API los_pick los_pick_from_string(const std::string& s);
+
+/*!
+ * \brief Channel impulse response and line-of-sight tap from a frequency response.
+ *
+ * The CIR is c(t) = 1/K' sum_k H[k] exp(j 2 pi f_k t) over the K' = 2*floor((K-1)/2)+1
+ * bins of the CENTRED grid f_k = k/K, |k| <= (K-1)/2 (for even K the Nyquist
+ * bin is both +fs/2 and -fs/2 and cannot tell which way a fractional delay
+ * turns, so it is left out). One path then gives c(t) = a * D(t - t0) with a
+ * real, symmetric kernel D(0) = 1: the phase of c is the path's phase for
+ * any fractional delay, so the LoS gain is unbiased in phase, and exact at
+ * t0. (The plain FFT order would add a phase of about pi*(t0 mod 1).)
+ *
+ * Steps: coarse CIR on a grid of K/M samples by a zero-padded inverse FFT
+ * of M = smallest 2,3,5-smooth size >= zero_pad*K (thesis: x10); pick the
+ * LoS on that grid (strongest; first local peak within `window` samples
+ * before the strongest and no more than threshold_db below it; or the
+ * strongest within +-window of a predicted delay); refine the delay to the
+ * maximum of |c(t)|^2 by safeguarded Newton (the single-path ML delay,
+ * paper eq. 25) and take gain = c(t_hat). With method "apes" the gain and
+ * delay are refined with forward-backward APES in a window around the pick.
+ */
+class ARRAYCAL_API cir_los
+{
+public:
+    cir_los(int K,
+            int zero_pad = 1,
+            los_pick mode = los_pick::strongest,
+            double threshold_db = -10.0,
+            double window = 8.0);
+    ~cir_los();
+    cir_los(const cir_los&) = delete;
+    cir_los& operator=(const cir_los&) = delete;
+
+    int length() const { return d_k; }
+    int grid_size() const { return d_m; }
+    double grid_step() const { return static_cast<double>(d_k) / d_m; }
+
+    void set_mode(los_pick mode) { d_mode = mode; }
+    los_pick mode() const { return d_mode; }
+    void set_threshold_db(double t) { d_threshold_db = t; }
+    double threshold_db() const { return d_threshold_db; }
+    void set_window(double w);
+    double window() const { return d_window; }
+    /*!
+     * Use forward-backward APES of filter length L (0: the FFT path only).
+     * The APES window spans +-apes_span samples around the coarse pick.
+     */
+    void set_apes(int filter_len, double apes_span = 1.0);
+    int apes_len() const { return d_apes_len; }
+
+    //! Coarse CIR, out[m] = c(m K/M) for m < M (m >= M/2 are negative delays).
+    void cir(const gr_complex* H, gr_complex* out);
+    //! c(t) at any delay t (samples).
+    gr_complex evaluate(const gr_complex* H, double t);
+    //! The LoS of one channel's response H (K bins, FFT order).
+    los_estimate estimate(const gr_complex* H, double predicted_delay = 0.0);
+
+private:
+    void load(const gr_complex* H);
+    void eval3(double t, std::complex<double>& c, std::complex<double>& c1,
+               std::complex<double>& c2);
+    double refine_newton(double t0, double half_width);
+
+    int d_k, d_m, d_kh;
+    bool d_even;
+    los_pick d_mode;
+    double d_threshold_db;
+    double d_window;
+    std::unique_ptr<gr::fft::fft<gr_complex, false>> d_ifft;
+    std::vector<gr_complex> d_grid;   // coarse CIR
+    std::vector<float> d_pow;         // |coarse CIR|^2
+    std::vector<gr_complex> d_centred; // H on the centred grid without the Nyquist bin
+    volk::vector<gr_complex> d_rot; // scratch
+    // VOLK-aligned on purpose: VOLK 2.5's volk_32fc_32f_dot_prod_32fc_u_avx2_fma
+    // faults on float taps that are not 32-byte aligned (Debian 12)
+    volk::vector<float> d_idx, d_idx2, d_ones;
+    int d_apes_len = 0;
+    double d_apes_span = 1.0;
+    std::unique_ptr<apes> d_apes;
+    std::vector<gr_complex> d_shifted; // centred H for APES
+};
+
+} // namespace arraycal
+} // namespace gr
+
+#endif

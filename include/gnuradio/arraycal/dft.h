@@ -1,0 +1,68 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 gr-arraycal authors.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#ifndef INCLUDED_ARRAYCAL_DFT_H
+#define INCLUDED_ARRAYCAL_DFT_H
+
+#include <gnuradio/arraycal/api.h>
+#include <gnuradio/gr_complex.h>
+#include <memory>
+#include <vector>
+
+namespace gr {
+namespace fft {
+template <class T, bool forward>
+class fft;
+}
+namespace arraycal {
+
+/*!
+ * \brief Smallest length >= n whose only prime factors are 2, 3 and 5.
+ */
+ARRAYCAL_API int fast_fft_size(int n);
+
+/*!
+ * \brief Largest prime factor of n (n >= 1).
+ */
+ARRAYCAL_API int largest_prime_factor(int n);
+
+/*!
+ * \brief DFT of any length, unnormalised, X[k] = sum_n x[n] exp(-+j 2 pi k n / N).
+ *
+ * Packet lengths such as the thesis's 1278 = 2*3^2*71 have a large prime
+ * factor that makes FFTW about ten times slower than a nearby smooth size,
+ * so lengths with a prime factor above 13 use Bluestein's chirp-z algorithm
+ * on a smooth FFT of at least 2N-1 points. Other lengths go to FFTW directly.
+ * Not thread safe: one instance per thread.
+ */
+class ARRAYCAL_API dft
+{
+public:
+    dft(int length, bool forward);
+    ~dft();
+    dft(const dft&) = delete;
+    dft& operator=(const dft&) = delete;
+
+    int length() const { return d_n; }
+    bool uses_bluestein() const { return d_bluestein; }
+
+    //! out may alias in.
+    void execute(const gr_complex* in, gr_complex* out);
+
+private:
+    int d_n;
+    bool d_forward;
+    bool d_bluestein;
+    int d_m;
+    std::unique_ptr<gr::fft::fft<gr_complex, true>> d_fwd;
+    std::unique_ptr<gr::fft::fft<gr_complex, false>> d_rev;
+    std::vector<gr_complex> d_chirp;      // exp(-+j pi n^2 / N), n < N
+    std::vector<gr_complex> d_kernel_fft; // FFT of the conjugate chirp filter, scaled by 1/M
+};
+
+} // namespace arraycal
+} // namespace gr
+
+#endif

@@ -1,0 +1,112 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 gr-arraycal authors.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <gnuradio/arraycal/dft.h>
+#include <gnuradio/fft/fft.h>
+#include <volk/volk.h>
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+namespace gr {
+namespace arraycal {
+
+int largest_prime_factor(int n)
+{
+    if (n < 1)
+        throw std::invalid_argument("largest_prime_factor: n must be >= 1");
+    int largest = 1;
+    for (int p = 2; static_cast<long>(p) * p <= n; ++p) {
+        while (n % p == 0) {
+            largest = p;
+            n /= p;
+        }
+    }
+    return n > 1 ? n : largest;
+}
+
+int fast_fft_size(int n)
+{
+    if (n < 1)
+        return 1;
+    for (int m = n;; ++m) {
+        int r = m;
+        for (int p : { 2, 3, 5 })
+            while (r % p == 0)
+                r /= p;
+        if (r == 1)
+            return m;
+    }
+}
+
+dft::dft(int length, bool forward)
+    : d_n(length), d_forward(forward), d_bluestein(false), d_m(length)
+{
+    if (length < 1)
+        throw std::invalid_argument("dft: length must be >= 1");
+    d_bluestein = largest_prime_factor(length) > 13;
+    if (!d_bluestein) {
+        if (forward)
+            d_fwd = std::make_unique<gr::fft::fft_complex_fwd>(length);
+        else
+            d_rev = std::make_unique<gr::fft::fft_complex_rev>(length);
+        return;
+    }
+    // Bluestein: nk = (n^2 + k^2 - (k-n)^2)/2 turns the DFT into a convolution
+    // with the chirp exp(+-j pi m^2/N), computed with two smooth FFTs.
+    d_m = fast_fft_size(2 * length - 1);
+    d_fwd = std::make_unique<gr::fft::fft_complex_fwd>(d_m);
+    d_rev = std::make_unique<gr::fft::fft_complex_rev>(d_m);
+    const double sign = forward ? -1.0 : 1.0;
+    d_chirp.resize(length);
+    for (int n = 0; n < length; ++n) {
+        // n^2 mod 2N keeps the argument small and exact for long lengths
+        const long long q = (static_cast<long long>(n) * n) % (2LL * length);
+        const double ph = sign * M_PI * static_cast<double>(q) / length;
+        d_chirp[n] = gr_complex(std::cos(ph), std::sin(ph));
+    }
+    gr_complex* b = d_fwd->get_inbuf();
+    std::fill(b, b + d_m, gr_complex(0, 0));
+    b[0] = std::conj(d_chirp[0]);
+    for (int n = 1; n < length; ++n) {
+        b[n] = std::conj(d_chirp[n]);
+        b[d_m - n] = std::conj(d_chirp[n]);
+    }
+    d_fwd->execute();
+    d_kernel_fft.resize(d_m);
+    const float scale = 1.0f / d_m;
+    for (int k = 0; k < d_m; ++k)
+        d_kernel_fft[k] = d_fwd->get_outbuf()[k] * scale;
+}
+
+dft::~dft() = default;
+
+void dft::execute(const gr_complex* in, gr_complex* out)
+{
+    if (!d_bluestein) {
+        if (d_forward) {
+            std::memcpy(d_fwd->get_inbuf(), in, sizeof(gr_complex) * d_n);
+            d_fwd->execute();
+            std::memcpy(out, d_fwd->get_outbuf(), sizeof(gr_complex) * d_n);
+        } else {
+            std::memcpy(d_rev->get_inbuf(), in, sizeof(gr_complex) * d_n);
+            d_rev->execute();
+            std::memcpy(out, d_rev->get_outbuf(), sizeof(gr_complex) * d_n);
+        }
+        return;
+    }
+    gr_complex* a = d_fwd->get_inbuf();
+    volk_32fc_x2_multiply_32fc(a, in, d_chirp.data(), d_n);
+    std::fill(a + d_n, a + d_n + (d_m - d_n), gr_complex(0, 0));
+    d_fwd->execute();
+    volk_32fc_x2_multiply_32fc(
+        d_rev->get_inbuf(), d_fwd->get_outbuf(), d_kernel_fft.data(), d_m);
+    d_rev->execute();
+    volk_32fc_x2_multiply_32fc(out, d_rev->get_outbuf(), d_chirp.data(), d_n);
+}
+
+} // namespace arraycal
+} // namespace gr

@@ -1,0 +1,185 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 gr-arraycal authors.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "los_estimator_impl.h"
+#include <gnuradio/io_signature.h>
+#include <stdexcept>
+
+namespace gr {
+namespace arraycal {
+
+static const pmt::pmt_t KEY_FRAME = pmt::intern("arraycal_frame");
+static const pmt::pmt_t KEY_GNSS_TIME = pmt::intern("gnss_time");
+static const pmt::pmt_t PORT_LOS = pmt::mp("los");
+static const pmt::pmt_t PORT_DELAYS = pmt::mp("delays");
+
+los_estimator::sptr los_estimator::make(int packet_len,
+                                        int num_chans,
+                                        double samp_rate,
+                                        const std::string& method,
+                                        const std::string& pick,
+                                        int zero_pad,
+                                        double threshold_db,
+                                        double window,
+                                        int apes_len)
+{
+    return gnuradio::make_block_sptr<los_estimator_impl>(packet_len,
+                                                         num_chans,
+                                                         samp_rate,
+                                                         method,
+                                                         pick,
+                                                         zero_pad,
+                                                         threshold_db,
+                                                         window,
+                                                         apes_len);
+}
+
+static int checked(int n)
+{
+    if (n < 1)
+        throw std::invalid_argument("los_estimator: num_chans must be >= 1");
+    return n;
+}
+
+static int checked_len(int k)
+{
+    if (k < 4)
+        throw std::invalid_argument("los_estimator: packet_len must be >= 4");
+    return k;
+}
+
+los_estimator_impl::los_estimator_impl(int packet_len,
+                                       int num_chans,
+                                       double samp_rate,
+                                       const std::string& method,
+                                       const std::string& pick,
+                                       int zero_pad,
+                                       double threshold_db,
+                                       double window,
+                                       int apes_len)
+    : gr::sync_block("los_estimator",
+                     gr::io_signature::make(checked(num_chans),
+                                            num_chans,
+                                            sizeof(gr_complex) * checked_len(packet_len)),
+                     gr::io_signature::make(0, 0, 0)),
+      d_len(packet_len),
+      d_nchan(num_chans),
+      d_rate(samp_rate),
+      d_predicted(num_chans, 0.0)
+{
+    if (!(samp_rate > 0.0))
+        throw std::invalid_argument("los_estimator: samp_rate must be > 0");
+    d_los = std::make_unique<cir_los>(
+        packet_len, zero_pad, los_pick_from_string(pick), threshold_db, window);
+    if (method == "apes")
+        d_los->set_apes(apes_len);
+    else if (method != "fft")
+        throw std::invalid_argument("los_estimator: method must be fft or apes, not '" +
+                                    method + "'");
+    message_port_register_out(PORT_LOS);
+    message_port_register_in(PORT_DELAYS);
+    set_msg_handler(PORT_DELAYS, [this](const pmt::pmt_t& msg) { handle_delays(msg); });
+}
+
+void los_estimator_impl::set_pick(const std::string& pick)
+{
+    const los_pick p = los_pick_from_string(pick);
+    std::lock_guard<std::mutex> lock(d_mutex);
+    d_los->set_mode(p);
+}
+
+void los_estimator_impl::set_threshold_db(double threshold_db)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    d_los->set_threshold_db(threshold_db);
+}
+
+void los_estimator_impl::set_window(double window)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    d_los->set_window(window);
+}
+
+void los_estimator_impl::set_predicted_delays(const std::vector<double>& delays)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    if (delays.size() == 1)
+        d_predicted.assign(d_nchan, delays[0]);
+    else if (static_cast<int>(delays.size()) == d_nchan)
+        d_predicted = delays;
+    else
+        throw std::invalid_argument("los_estimator: need 1 or num_chans predicted delays");
+}
+
+void los_estimator_impl::handle_delays(const pmt::pmt_t& msg)
+{
+    std::vector<double> d;
+    if (pmt::is_f64vector(msg))
+        d = pmt::f64vector_elements(msg);
+    else if (pmt::is_f32vector(msg)) {
+        for (float v : pmt::f32vector_elements(msg))
+            d.push_back(v);
+    } else if (pmt::is_real(msg) || pmt::is_integer(msg))
+        d.push_back(pmt::to_double(msg));
+    else {
+        d_logger->warn("delays message must be a number or a f32/f64 vector; ignored");
+        return;
+    }
+    try {
+        set_predicted_delays(d);
+    } catch (const std::invalid_argument& e) {
+        d_logger->warn("{:s}; ignored", e.what());
+    }
+}
+
+int los_estimator_impl::work(int noutput_items,
+                             gr_vector_const_void_star& input_items,
+                             gr_vector_void_star& output_items)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    const uint64_t nread = nitems_read(0);
+    std::vector<gr::tag_t> tags;
+    for (int i = 0; i < noutput_items; ++i) {
+        double gps_time = 0.0, cfo = 0.0;
+        uint64_t seq = nread + i;
+        get_tags_in_range(tags, 0, nread + i, nread + i + 1);
+        for (const auto& t : tags) {
+            if (pmt::eq(t.key, KEY_GNSS_TIME) && pmt::is_tuple(t.value)) {
+                gps_time = static_cast<double>(pmt::to_uint64(pmt::tuple_ref(t.value, 0))) +
+                           pmt::to_double(pmt::tuple_ref(t.value, 1));
+            } else if (pmt::eq(t.key, KEY_FRAME) && pmt::is_dict(t.value)) {
+                seq = pmt::to_uint64(
+                    pmt::dict_ref(t.value, pmt::intern("seq"), pmt::from_uint64(seq)));
+                cfo = pmt::to_double(
+                    pmt::dict_ref(t.value, pmt::intern("cfo_hz"), pmt::from_double(0.0)));
+            }
+        }
+        std::vector<gr_complex> los(d_nchan);
+        std::vector<double> delay(d_nchan), snr(d_nchan);
+        std::vector<uint8_t> valid(d_nchan);
+        for (int c = 0; c < d_nchan; ++c) {
+            const gr_complex* H = static_cast<const gr_complex*>(input_items[c]) + i * d_len;
+            const los_estimate e = d_los->estimate(H, d_predicted[c]);
+            los[c] = e.gain;
+            delay[c] = e.delay / d_rate;
+            snr[c] = e.snr_db;
+            valid[c] = e.valid ? 1 : 0;
+        }
+        pmt::pmt_t d = pmt::make_dict();
+        d = pmt::dict_add(d, pmt::intern("gps_time"), pmt::from_double(gps_time));
+        d = pmt::dict_add(d, pmt::intern("seq"), pmt::from_uint64(seq));
+        d = pmt::dict_add(d, pmt::intern("los"), pmt::init_c32vector(d_nchan, los));
+        d = pmt::dict_add(d, pmt::intern("delay_s"), pmt::init_f64vector(d_nchan, delay));
+        d = pmt::dict_add(d, pmt::intern("snr_db"), pmt::init_f64vector(d_nchan, snr));
+        d = pmt::dict_add(d, pmt::intern("cfo_hz"), pmt::from_double(cfo));
+        d = pmt::dict_add(d, pmt::intern("valid"), pmt::init_u8vector(d_nchan, valid));
+        message_port_pub(PORT_LOS, d);
+        d_frames++;
+    }
+    return noutput_items;
+}
+
+} // namespace arraycal
+} // namespace gr

@@ -1,0 +1,16 @@
+#
+# Copyright 2026 gr-arraycal authors.
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""In-situ calibration of antenna arrays with software radios.
+
+C++ blocks: zc_sync, moose_cfo, ls_chanest, los_estimator.
+C++ kernels (same code as the blocks): preamble_correlator, moose_estimator,
+ls_estimator, cir_los, apes_estimator, dft; apes(x, L, nfft).
+Python: waveform, geometry, gnss, offsets, calstore, reciprocity, blocks.
+"""
+
+from .arraycal_python import *  # noqa: F401,F403  (C++ blocks and kernels)
+from .waveform import (  # noqa: F401
+    zadoff_chu, packet, preamble, spectrum, WaveformSpec, DEFAULT_SPEC)
+from .apes import apes  # noqa: F401

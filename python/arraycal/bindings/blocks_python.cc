@@ -1,0 +1,72 @@
+/*
+ * Copyright 2026 gr-arraycal authors.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <pybind11/complex.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <gnuradio/arraycal/los_estimator.h>
+#include <gnuradio/arraycal/ls_chanest.h>
+#include <gnuradio/arraycal/moose_cfo.h>
+#include <gnuradio/arraycal/zc_sync.h>
+
+namespace py = pybind11;
+using namespace gr::arraycal;
+
+void bind_blocks(py::module& m)
+{
+    py::class_<zc_sync, gr::sync_block, gr::block, gr::basic_block, std::shared_ptr<zc_sync>>(
+        m, "zc_sync",
+        "Frame sync over N channels with one common timing; tags arraycal_frame and "
+        "gnss_time at each frame start. Output delayed by delay() samples.")
+        .def(py::init(&zc_sync::make), py::arg("preamble"), py::arg("num_chans") = 1,
+             py::arg("threshold") = 0.2f, py::arg("period") = 0, py::arg("track_window") = 4,
+             py::arg("max_misses") = 3, py::arg("samp_rate") = 1e6,
+             py::arg("time_offset_s") = 0.0)
+        .def("set_threshold", &zc_sync::set_threshold, py::arg("threshold"))
+        .def("threshold", &zc_sync::threshold)
+        .def("set_time_offset", &zc_sync::set_time_offset, py::arg("seconds"))
+        .def("time_offset", &zc_sync::time_offset)
+        .def("delay", &zc_sync::delay)
+        .def("period", &zc_sync::period)
+        .def("locked", &zc_sync::locked)
+        .def("frames", &zc_sync::frames)
+        .def("misses", &zc_sync::misses)
+        .def("reacquisitions", &zc_sync::reacquisitions);
+
+    py::class_<moose_cfo, gr::sync_block, gr::block, gr::basic_block,
+               std::shared_ptr<moose_cfo>>(
+        m, "moose_cfo",
+        "Moose CFO per frame, joint over channels; adds cfo_hz to the frame tag and "
+        "optionally corrects all channels alike.")
+        .def(py::init(&moose_cfo::make), py::arg("half_len") = 139, py::arg("num_chans") = 1,
+             py::arg("samp_rate") = 1e6, py::arg("correct") = true)
+        .def("set_correct", &moose_cfo::set_correct, py::arg("correct"))
+        .def("correct", &moose_cfo::correct)
+        .def("cfo_hz", &moose_cfo::cfo_hz)
+        .def("delay", &moose_cfo::delay)
+        .def("max_cfo_hz", &moose_cfo::max_cfo_hz);
+
+    py::class_<ls_chanest, gr::block, gr::basic_block, std::shared_ptr<ls_chanest>>(
+        m, "ls_chanest",
+        "Per-frame LS channel estimate H = Y/X of every channel, one K-bin vector per frame.")
+        .def(py::init(&ls_chanest::make), py::arg("packet"), py::arg("num_chans") = 1)
+        .def("packet_len", &ls_chanest::packet_len)
+        .def("frames", &ls_chanest::frames)
+        .def("dropped", &ls_chanest::dropped);
+
+    py::class_<los_estimator, gr::sync_block, gr::block, gr::basic_block,
+               std::shared_ptr<los_estimator>>(
+        m, "los_estimator", "LoS tap of every channel per frame, as a dict message on 'los'.")
+        .def(py::init(&los_estimator::make), py::arg("packet_len"), py::arg("num_chans") = 1,
+             py::arg("samp_rate") = 1e6, py::arg("method") = "fft",
+             py::arg("pick") = "strongest", py::arg("zero_pad") = 1,
+             py::arg("threshold_db") = -10.0, py::arg("window") = 8.0,
+             py::arg("apes_len") = 200)
+        .def("set_pick", &los_estimator::set_pick, py::arg("pick"))
+        .def("set_threshold_db", &los_estimator::set_threshold_db, py::arg("threshold_db"))
+        .def("set_window", &los_estimator::set_window, py::arg("window"))
+        .def("set_predicted_delays", &los_estimator::set_predicted_delays, py::arg("delays"))
+        .def("frames", &los_estimator::frames);
+}
