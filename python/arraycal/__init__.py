@@ -14,3 +14,5 @@ from .arraycal_python import *  # noqa: F401,F403  (C++ blocks and kernels)
 from .waveform import (  # noqa: F401
     zadoff_chu, packet, preamble, spectrum, WaveformSpec, DEFAULT_SPEC)
 from .apes import apes  # noqa: F401
+from .errors import UserError  # noqa: F401
+from .tx import packet_source, tx_sink  # noqa: F401
