@@ -15,43 +15,82 @@ namespace gr {
 namespace arraycal {
 
 preamble_correlator::preamble_correlator(const std::vector<gr_complex>& preamble,
+                                         int segments,
                                          int fft_len)
-    : d_len(static_cast<int>(preamble.size()))
+    : d_len(static_cast<int>(preamble.size())), d_nseg(segments)
 {
-    if (d_len < 2)
-        throw std::invalid_argument("preamble_correlator: preamble needs >= 2 samples");
-    // Each FFT block yields fft_len-L+1 candidates: 8*L keeps the overhead
-    // near 12 % while the FFT stays in cache.
-    d_fft_len = fft_len > 0 ? fft_len : fast_fft_size(std::max(1024, 8 * d_len));
-    if (d_fft_len < 2 * d_len)
-        throw std::invalid_argument("preamble_correlator: fft_len must be >= 2*L");
-
-    gr_complex mean(0, 0);
-    for (const auto& p : preamble)
-        mean += p;
-    mean /= static_cast<float>(d_len);
-    d_ref.resize(d_len);
-    d_ref_energy = 0.0;
-    for (int k = 0; k < d_len; ++k) {
-        d_ref[k] = preamble[k] - mean;
-        d_ref_energy += std::norm(d_ref[k]);
-    }
-    if (d_ref_energy <= 0.0)
-        throw std::invalid_argument("preamble_correlator: preamble is constant");
-
+    if (segments < 1 || d_len % segments != 0 || d_len / segments < 2)
+        throw std::invalid_argument(
+            "preamble_correlator: the preamble length must split into segments of >= 2");
+    d_seglen = d_len / segments;
+    // each FFT block yields fft_len - Ls + 1 candidates
+    d_fft_len = fft_len > 0 ? fft_len : fast_fft_size(std::max(1024, 8 * d_seglen));
+    if (d_fft_len < 2 * d_seglen)
+        throw std::invalid_argument("preamble_correlator: fft_len must be >= 2 L/S");
     d_fwd = std::make_unique<gr::fft::fft_complex_fwd>(d_fft_len);
     d_rev = std::make_unique<gr::fft::fft_complex_rev>(d_fft_len);
-    gr_complex* in = d_fwd->get_inbuf();
-    std::fill(in, in + d_fft_len, gr_complex(0, 0));
-    std::copy(d_ref.begin(), d_ref.end(), in);
-    d_fwd->execute();
-    d_ref_fft.resize(d_fft_len);
-    const float scale = 1.0f / d_fft_len;
-    for (int k = 0; k < d_fft_len; ++k)
-        d_ref_fft[k] = std::conj(d_fwd->get_outbuf()[k]) * scale;
+
+    d_identical = true;
+    for (int s = 1; s < segments && d_identical; ++s)
+        d_identical = std::equal(preamble.begin(), preamble.begin() + d_seglen,
+                                 preamble.begin() + s * d_seglen);
+    for (int s = 0; s < segments; ++s) {
+        gr_complex mean(0, 0);
+        for (int k = 0; k < d_seglen; ++k)
+            mean += preamble[s * d_seglen + k];
+        mean /= static_cast<float>(d_seglen);
+        std::vector<gr_complex> ref(d_seglen);
+        double e = 0.0;
+        for (int k = 0; k < d_seglen; ++k) {
+            ref[k] = preamble[s * d_seglen + k] - mean;
+            e += std::norm(ref[k]);
+        }
+        if (!(e > 0.0))
+            throw std::invalid_argument("preamble_correlator: a preamble segment is constant");
+        gr_complex* in = d_fwd->get_inbuf();
+        std::fill(in, in + d_fft_len, gr_complex(0, 0));
+        std::copy(ref.begin(), ref.end(), in);
+        d_fwd->execute();
+        std::vector<gr_complex> rf(d_fft_len);
+        const float scale = 1.0f / d_fft_len;
+        for (int k = 0; k < d_fft_len; ++k)
+            rf[k] = std::conj(d_fwd->get_outbuf()[k]) * scale;
+        d_ref.push_back(std::move(ref));
+        d_ref_fft.push_back(std::move(rf));
+        d_ref_energy.push_back(e);
+    }
 }
 
 preamble_correlator::~preamble_correlator() = default;
+
+// acc[j] += |<ref_seg, y[j ..]>|^2 / E_seg for j < n (y holds n + Ls - 1 samples)
+void preamble_correlator::correlate(int seg, const gr_complex* y, int n, double* acc)
+{
+    const int Ls = d_seglen;
+    const int step = d_fft_len - Ls + 1;
+    const double inv_e = 1.0 / d_ref_energy[seg];
+    for (int j0 = 0; j0 < n; j0 += step) {
+        const int cnt = std::min(step, n - j0);
+        const int nin = cnt + Ls - 1;
+        gr_complex* a = d_fwd->get_inbuf();
+        std::copy(y + j0, y + j0 + nin, a);
+        if (nin < d_fft_len)
+            std::fill(a + nin, a + d_fft_len, gr_complex(0, 0));
+        d_fwd->execute();
+        volk_32fc_x2_multiply_32fc(
+            d_rev->get_inbuf(), d_fwd->get_outbuf(), d_ref_fft[seg].data(), d_fft_len);
+        d_rev->execute();
+        const gr_complex* r = d_rev->get_outbuf();
+        for (int j = 0; j < cnt; ++j)
+            acc[j0 + j] += std::norm(r[j]) * inv_e;
+    }
+}
+
+// per-segment metric num/den, 0 for digital silence (e.g. GNU Radio's zero history)
+static inline double seg_metric(double num, double den)
+{
+    return den > 1e-30 ? std::min(1.0, num / den) : 0.0;
+}
 
 void preamble_correlator::metric_block(const std::vector<const gr_complex*>& chans,
                                        int n,
@@ -59,35 +98,31 @@ void preamble_correlator::metric_block(const std::vector<const gr_complex*>& cha
 {
     if (n <= 0)
         return;
-    const int L = d_len;
-    d_num.assign(n, 0.0);
-    d_den.assign(n, 0.0);
-    d_cum_pow.resize(n + L);
-    d_cum_re.resize(n + L);
-    d_cum_im.resize(n + L);
-    const int step = d_fft_len - L + 1;
+    const int Ls = d_seglen, S = d_nseg;
+    const int span = n + (S - 1) * Ls; // candidate starts of any segment
+    // num/den per segment: segment s of candidate j at [s*n + j]
+    d_num.assign(static_cast<size_t>(S) * n, 0.0);
+    d_den.assign(static_cast<size_t>(S) * n, 0.0);
+    d_cum_pow.resize(span + Ls);
+    d_cum_re.resize(span + Ls);
+    d_cum_im.resize(span + Ls);
 
     for (const gr_complex* y : chans) {
-        // correlation by overlap-save
-        for (int j0 = 0; j0 < n; j0 += step) {
-            const int cnt = std::min(step, n - j0);
-            const int nin = cnt + L - 1;
-            gr_complex* a = d_fwd->get_inbuf();
-            std::memcpy(a, y + j0, sizeof(gr_complex) * nin);
-            if (nin < d_fft_len)
-                std::fill(a + nin, a + nin + (d_fft_len - nin), gr_complex(0, 0));
-            d_fwd->execute();
-            volk_32fc_x2_multiply_32fc(
-                d_rev->get_inbuf(), d_fwd->get_outbuf(), d_ref_fft.data(), d_fft_len);
-            d_rev->execute();
-            const gr_complex* r = d_rev->get_outbuf();
-            for (int j = 0; j < cnt; ++j)
-                d_num[j0 + j] += std::norm(r[j]);
+        if (d_identical) {
+            // one correlation over all segment starts, then shifted
+            d_tmp.assign(span, 0.0);
+            correlate(0, y, span, d_tmp.data());
+            for (int s = 0; s < S; ++s)
+                for (int j = 0; j < n; ++j)
+                    d_num[static_cast<size_t>(s) * n + j] += d_tmp[j + s * Ls];
+        } else {
+            for (int s = 0; s < S; ++s)
+                correlate(s, y + s * Ls, n, d_num.data() + static_cast<size_t>(s) * n);
         }
-        // sliding energy about the window mean, from double prefix sums
+        // sliding segment energy about its mean, from double prefix sums
         double p = 0.0, re = 0.0, im = 0.0;
         d_cum_pow[0] = d_cum_re[0] = d_cum_im[0] = 0.0;
-        for (int k = 0; k < n + L - 1; ++k) {
+        for (int k = 0; k < span + Ls - 1; ++k) {
             p += std::norm(y[k]);
             re += y[k].real();
             im += y[k].imag();
@@ -95,41 +130,52 @@ void preamble_correlator::metric_block(const std::vector<const gr_complex*>& cha
             d_cum_re[k + 1] = re;
             d_cum_im[k + 1] = im;
         }
-        for (int j = 0; j < n; ++j) {
-            const double sr = d_cum_re[j + L] - d_cum_re[j];
-            const double si = d_cum_im[j + L] - d_cum_im[j];
-            const double e = (d_cum_pow[j + L] - d_cum_pow[j]) - (sr * sr + si * si) / L;
-            d_den[j] += std::max(e, 0.0);
+        for (int s = 0; s < S; ++s) {
+            double* den = d_den.data() + static_cast<size_t>(s) * n;
+            for (int j = 0; j < n; ++j) {
+                const int a = j + s * Ls, b = a + Ls;
+                const double sr = d_cum_re[b] - d_cum_re[a];
+                const double si = d_cum_im[b] - d_cum_im[a];
+                den[j] +=
+                    std::max(0.0, (d_cum_pow[b] - d_cum_pow[a]) - (sr * sr + si * si) / Ls);
+            }
         }
     }
+    // the mean of the per-segment metrics: every segment has to match
+    const double inv_s = 1.0 / S;
     for (int j = 0; j < n; ++j) {
-        const double den = d_den[j] * d_ref_energy;
-        // below ~1e-30 the window is digital silence (e.g. GNU Radio's zero history)
-        out[j] = den > 1e-30 ? static_cast<float>(std::min(1.0, d_num[j] / den)) : 0.0f;
+        double m = 0.0;
+        for (int s = 0; s < S; ++s)
+            m += seg_metric(d_num[static_cast<size_t>(s) * n + j],
+                            d_den[static_cast<size_t>(s) * n + j]);
+        out[j] = static_cast<float>(m * inv_s);
     }
 }
 
 float preamble_correlator::metric_at(const std::vector<const gr_complex*>& chans,
                                      int offset)
 {
-    const int L = d_len;
-    double num = 0.0, den = 0.0;
-    for (const gr_complex* c : chans) {
-        const gr_complex* y = c + offset;
-        gr_complex r, e;
-        // VOLK: sum a[i]*conj(b[i])
-        volk_32fc_x2_conjugate_dot_prod_32fc(&r, y, d_ref.data(), L);
-        volk_32fc_x2_conjugate_dot_prod_32fc(&e, y, y, L);
-        double sr = 0.0, si = 0.0;
-        for (int k = 0; k < L; ++k) {
-            sr += y[k].real();
-            si += y[k].imag();
+    const int Ls = d_seglen;
+    double m = 0.0;
+    for (int s = 0; s < d_nseg; ++s) {
+        double num = 0.0, den = 0.0;
+        for (const gr_complex* c : chans) {
+            const gr_complex* y = c + offset + s * Ls;
+            gr_complex r, e;
+            // VOLK: sum a[i]*conj(b[i])
+            volk_32fc_x2_conjugate_dot_prod_32fc(&r, y, d_ref[s].data(), Ls);
+            volk_32fc_x2_conjugate_dot_prod_32fc(&e, y, y, Ls);
+            double sr = 0.0, si = 0.0;
+            for (int k = 0; k < Ls; ++k) {
+                sr += y[k].real();
+                si += y[k].imag();
+            }
+            num += std::norm(r) / d_ref_energy[s];
+            den += std::max(0.0, static_cast<double>(e.real()) - (sr * sr + si * si) / Ls);
         }
-        num += std::norm(r);
-        den += std::max(0.0, static_cast<double>(e.real()) - (sr * sr + si * si) / L);
+        m += seg_metric(num, den);
     }
-    den *= d_ref_energy;
-    return den > 1e-30 ? static_cast<float>(std::min(1.0, num / den)) : 0.0f;
+    return static_cast<float>(m / d_nseg);
 }
 
 } // namespace arraycal

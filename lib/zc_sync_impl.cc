@@ -24,7 +24,8 @@ zc_sync::sptr zc_sync::make(const std::vector<gr_complex>& preamble,
                             int track_window,
                             int max_misses,
                             double samp_rate,
-                            double time_offset_s)
+                            double time_offset_s,
+                            int segments)
 {
     return gnuradio::make_block_sptr<zc_sync_impl>(preamble,
                                                    num_chans,
@@ -33,7 +34,8 @@ zc_sync::sptr zc_sync::make(const std::vector<gr_complex>& preamble,
                                                    track_window,
                                                    max_misses,
                                                    samp_rate,
-                                                   time_offset_s);
+                                                   time_offset_s,
+                                                   segments);
 }
 
 static int checked_chans(int n)
@@ -50,12 +52,13 @@ zc_sync_impl::zc_sync_impl(const std::vector<gr_complex>& preamble,
                            int track_window,
                            int max_misses,
                            double samp_rate,
-                           double time_offset_s)
+                           double time_offset_s,
+                           int segments)
     : gr::sync_block("zc_sync",
                      gr::io_signature::make(
                          checked_chans(num_chans), num_chans, sizeof(gr_complex)),
                      gr::io_signature::make(num_chans, num_chans, sizeof(gr_complex))),
-      d_corr(preamble),
+      d_corr(preamble, segments),
       d_nchan(num_chans),
       d_len(static_cast<int>(preamble.size())),
       d_win(static_cast<int>(preamble.size())),
@@ -194,12 +197,22 @@ void zc_sync_impl::detect(uint64_t m, float peak, float frac)
     }
 }
 
-static float parabolic_offset(float ym, float y0, float yp)
+// Fractional timing from the metric at the peak and its neighbours. The
+// correlation magnitude of a white, band-limited preamble is a sinc in the
+// timing error t, and sinc(1-t) / (sinc(t) + sinc(1-t)) = t exactly (same
+// sine on top), so interpolate linearly between sqrt(M) at the peak and its
+// larger neighbour. (A parabola through M is biased by up to 0.3 samples at
+// one sample per symbol: sinc^2 is far from a parabola.)
+static float frac_offset(float ym, float y0, float yp)
 {
-    const float den = ym - 2.0f * y0 + yp;
-    if (den >= 0.0f)
-        return 0.0f;
-    const float d = 0.5f * (ym - yp) / den;
+    const float a = std::sqrt(std::max(ym, 0.0f));
+    const float b = std::sqrt(std::max(y0, 0.0f));
+    const float c = std::sqrt(std::max(yp, 0.0f));
+    float d = 0.0f;
+    if (c >= a && b + c > 0.0f)
+        d = c / (b + c);
+    else if (a > c && a + b > 0.0f)
+        d = -a / (a + b);
     return std::max(-0.5f, std::min(0.5f, d));
 }
 
@@ -243,18 +256,20 @@ int zc_sync_impl::work(int noutput_items,
         advance_clock(d_m0 + i);
         if (d_state == state::track) {
             const uint64_t decide_at = d_expected - d_track;
-            if (decide_at >= d_m0 + n)
-                break;
-            // the tracking window must not straddle a gap: acquire after it
+            // A gap before the end of the next tracking window voids the
+            // expected position: acquire from the gap itself. Checked before
+            // anything else, so that acquisition never starts after frames
+            // that follow the gap closely (whatever the call boundaries).
             const uint64_t gap = d_clock.next_anchor();
             if (gap <= d_expected + d_track + d_len) {
-                i = static_cast<int>(std::min<uint64_t>(gap, d_m0 + n) - d_m0);
-                if (gap < d_m0 + n)
-                    advance_clock(gap);
-                else
+                if (gap >= d_m0 + n)
                     break;
+                i = static_cast<int>(gap - d_m0);
+                advance_clock(gap);
                 continue;
             }
+            if (decide_at >= d_m0 + n)
+                break;
             auto& mv = d_track_metric;
             for (int k = 0; k < 2 * d_track + 3; ++k)
                 mv[k] = metric_at_abs(d_expected - d_track - 1 + k);
@@ -264,7 +279,7 @@ int zc_sync_impl::work(int noutput_items,
                     best = k;
             const uint64_t mb = d_expected - d_track - 1 + best;
             if (mv[best] >= threshold) {
-                detect(mb, mv[best], parabolic_offset(mv[best - 1], mv[best], mv[best + 1]));
+                detect(mb, mv[best], frac_offset(mv[best - 1], mv[best], mv[best + 1]));
             } else {
                 d_misses_total++;
                 d_miss_run++;
@@ -302,7 +317,7 @@ int zc_sync_impl::work(int noutput_items,
                 is_max = d_block[k] <= v;
             if (!is_max)
                 continue;
-            detect(mm, v, parabolic_offset(d_block[b - 1], v, d_block[b + 1]));
+            detect(mm, v, frac_offset(d_block[b - 1], v, d_block[b + 1]));
             ++i;
             found = true;
             break;

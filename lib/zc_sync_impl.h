@@ -25,7 +25,8 @@ public:
                  int track_window,
                  int max_misses,
                  double samp_rate,
-                 double time_offset_s);
+                 double time_offset_s,
+                 int segments);
 
     void set_threshold(float threshold) override;
     float threshold() const override;

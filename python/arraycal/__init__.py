@@ -16,3 +16,4 @@ from .waveform import (  # noqa: F401
 from .apes import apes  # noqa: F401
 from .errors import UserError  # noqa: F401
 from .tx import packet_source, tx_sink  # noqa: F401
+from .rx_chain import rx_chain  # noqa: F401

@@ -204,7 +204,7 @@ def _cmd_demo(args):
         s += np.sqrt(10 ** (-args.snr / 10) / 2) * (rng.standard_normal(s.size) + 1j * rng.standard_normal(s.size))
         chans.append(s.astype(np.complex64))
     tb = gr.top_block()
-    sync = zc_sync(wf.preamble(), 2, 0.2, K, 4, 3, fs, 0.0)
+    sync = zc_sync(wf.preamble(), 2, 0.2, K, 4, 3, fs, 0.0, 2)
     cfo = moose_cfo(139, 2, fs, True)
     ls = ls_chanest(x.astype(np.complex64), 2)
     los = los_estimator(K, 2, fs)

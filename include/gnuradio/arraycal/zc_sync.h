@@ -17,8 +17,10 @@ namespace arraycal {
  * \ingroup arraycal
  *
  * \details
- * Correlates all channels against the known preamble (see
- * preamble_correlator for the normalised metric) and takes ONE timing for
+ * Correlates all channels against the known preamble, its segments (the
+ * two ZC copies) combined non-coherently so that any carrier offset within
+ * the Moose range keeps the peak (see preamble_correlator for the
+ * normalised metric), and takes ONE timing for
  * all channels: the relative delay between elements is the measurement, so
  * it must never be re-aligned per channel.
  *
@@ -35,7 +37,8 @@ namespace arraycal {
  * on every channel:
  *  - "arraycal_frame": dict {seq (uint64), peak (metric), snr_db (per-sample
  *    SNR from the metric, M/(1-M)), frac (fractional timing in samples,
- *    parabolic interpolation of the metric, in [-0.5, 0.5])}
+ *    in [-0.5, 0.5], from sqrt(M) at the peak and its larger neighbour:
+ *    exact for a sinc-shaped correlation)}
  *  - "gnss_time": (uint64 secs, double frac) GPS time of the frame's first
  *    sample: rx_time + (n - n_tag)/samp_rate + time_offset_s. Use
  *    time_offset_s = 0 when the USRP time was set from GNSS (GPS timescale),
@@ -56,6 +59,8 @@ public:
      * \param max_misses    missed frames before re-acquisition
      * \param samp_rate     sample rate in Hz
      * \param time_offset_s seconds added to rx_time to get GPS time
+     * \param segments      preamble segments combined non-coherently (2 for
+     *                      the ZC sent twice: robust to the full Moose CFO range)
      */
     static sptr make(const std::vector<gr_complex>& preamble,
                      int num_chans = 1,
@@ -64,7 +69,8 @@ public:
                      int track_window = 4,
                      int max_misses = 3,
                      double samp_rate = 1e6,
-                     double time_offset_s = 0.0);
+                     double time_offset_s = 0.0,
+                     int segments = 2);
 
     virtual void set_threshold(float threshold) = 0;
     virtual float threshold() const = 0;

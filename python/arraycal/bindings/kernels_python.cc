@@ -55,10 +55,12 @@ void bind_kernels(py::module& m)
 
     py::class_<preamble_correlator>(
         m, "preamble_correlator",
-        "Normalised, DC-free joint correlation metric of N channels (0..1).")
-        .def(py::init<const std::vector<gr_complex>&, int>(), py::arg("preamble"),
-             py::arg("fft_len") = 0)
+        "Normalised, DC-free joint correlation metric of N channels (0..1), "
+        "segments combined non-coherently.")
+        .def(py::init<const std::vector<gr_complex>&, int, int>(), py::arg("preamble"),
+             py::arg("segments") = 1, py::arg("fft_len") = 0)
         .def("length", &preamble_correlator::length)
+        .def("segments", &preamble_correlator::segments)
         .def(
             "metric",
             [](preamble_correlator& self, carr x) {
