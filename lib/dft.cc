@@ -84,6 +84,18 @@ dft::dft(int length, bool forward)
 
 dft::~dft() = default;
 
+void dft::set_output_weights(const std::vector<gr_complex>& w)
+{
+    if (static_cast<int>(w.size()) != d_n)
+        throw std::invalid_argument("dft: need one output weight per bin");
+    d_weights = w;
+    if (d_bluestein) {
+        d_out_chirp.resize(d_n);
+        for (int k = 0; k < d_n; ++k)
+            d_out_chirp[k] = d_chirp[k] * w[k];
+    }
+}
+
 void dft::execute(const gr_complex* in, gr_complex* out)
 {
     if (!d_bluestein) {
@@ -96,6 +108,8 @@ void dft::execute(const gr_complex* in, gr_complex* out)
             d_rev->execute();
             std::memcpy(out, d_rev->get_outbuf(), sizeof(gr_complex) * d_n);
         }
+        if (!d_weights.empty())
+            volk_32fc_x2_multiply_32fc(out, out, d_weights.data(), d_n);
         return;
     }
     gr_complex* a = d_fwd->get_inbuf();
@@ -105,7 +119,10 @@ void dft::execute(const gr_complex* in, gr_complex* out)
     volk_32fc_x2_multiply_32fc(
         d_rev->get_inbuf(), d_fwd->get_outbuf(), d_kernel_fft.data(), d_m);
     d_rev->execute();
-    volk_32fc_x2_multiply_32fc(out, d_rev->get_outbuf(), d_chirp.data(), d_n);
+    volk_32fc_x2_multiply_32fc(out,
+                               d_rev->get_outbuf(),
+                               d_out_chirp.empty() ? d_chirp.data() : d_out_chirp.data(),
+                               d_n);
 }
 
 } // namespace arraycal

@@ -13,6 +13,13 @@ namespace arraycal {
 static const pmt::pmt_t KEY_FRAME = pmt::intern("arraycal_frame");
 static const pmt::pmt_t KEY_GNSS_TIME = pmt::intern("gnss_time");
 static const pmt::pmt_t PORT_LOS = pmt::mp("los");
+static const pmt::pmt_t KEY_SEQ = pmt::intern("seq");
+static const pmt::pmt_t KEY_CFO = pmt::intern("cfo_hz");
+static const pmt::pmt_t KEY_GPS_TIME = pmt::intern("gps_time");
+static const pmt::pmt_t KEY_LOS = pmt::intern("los");
+static const pmt::pmt_t KEY_DELAY = pmt::intern("delay_s");
+static const pmt::pmt_t KEY_SNR = pmt::intern("snr_db");
+static const pmt::pmt_t KEY_VALID = pmt::intern("valid");
 static const pmt::pmt_t PORT_DELAYS = pmt::mp("delays");
 
 los_estimator::sptr los_estimator::make(int packet_len,
@@ -140,41 +147,42 @@ int los_estimator_impl::work(int noutput_items,
 {
     std::lock_guard<std::mutex> lock(d_mutex);
     const uint64_t nread = nitems_read(0);
-    std::vector<gr::tag_t> tags;
+    get_tags_in_range(d_tags, 0, nread, nread + noutput_items);
+    auto tag = d_tags.begin();
+    d_gain.resize(d_nchan);
+    d_delay.resize(d_nchan);
+    d_snr.resize(d_nchan);
+    d_valid.resize(d_nchan);
     for (int i = 0; i < noutput_items; ++i) {
         double gps_time = 0.0, cfo = 0.0;
         uint64_t seq = nread + i;
-        get_tags_in_range(tags, 0, nread + i, nread + i + 1);
-        for (const auto& t : tags) {
-            if (pmt::eq(t.key, KEY_GNSS_TIME) && pmt::is_tuple(t.value)) {
-                gps_time = static_cast<double>(pmt::to_uint64(pmt::tuple_ref(t.value, 0))) +
-                           pmt::to_double(pmt::tuple_ref(t.value, 1));
-            } else if (pmt::eq(t.key, KEY_FRAME) && pmt::is_dict(t.value)) {
-                seq = pmt::to_uint64(
-                    pmt::dict_ref(t.value, pmt::intern("seq"), pmt::from_uint64(seq)));
-                cfo = pmt::to_double(
-                    pmt::dict_ref(t.value, pmt::intern("cfo_hz"), pmt::from_double(0.0)));
+        for (; tag != d_tags.end() && tag->offset <= nread + i; ++tag) {
+            if (tag->offset != nread + i)
+                continue;
+            if (pmt::eq(tag->key, KEY_GNSS_TIME) && pmt::is_tuple(tag->value)) {
+                gps_time = static_cast<double>(pmt::to_uint64(pmt::tuple_ref(tag->value, 0))) +
+                           pmt::to_double(pmt::tuple_ref(tag->value, 1));
+            } else if (pmt::eq(tag->key, KEY_FRAME) && pmt::is_dict(tag->value)) {
+                seq = pmt::to_uint64(pmt::dict_ref(tag->value, KEY_SEQ, pmt::from_uint64(seq)));
+                cfo = pmt::to_double(pmt::dict_ref(tag->value, KEY_CFO, pmt::from_double(0.0)));
             }
         }
-        std::vector<gr_complex> los(d_nchan);
-        std::vector<double> delay(d_nchan), snr(d_nchan);
-        std::vector<uint8_t> valid(d_nchan);
         for (int c = 0; c < d_nchan; ++c) {
             const gr_complex* H = static_cast<const gr_complex*>(input_items[c]) + i * d_len;
             const los_estimate e = d_los->estimate(H, d_predicted[c]);
-            los[c] = e.gain;
-            delay[c] = e.delay / d_rate;
-            snr[c] = e.snr_db;
-            valid[c] = e.valid ? 1 : 0;
+            d_gain[c] = e.gain;
+            d_delay[c] = e.delay / d_rate;
+            d_snr[c] = e.snr_db;
+            d_valid[c] = e.valid ? 1 : 0;
         }
         pmt::pmt_t d = pmt::make_dict();
-        d = pmt::dict_add(d, pmt::intern("gps_time"), pmt::from_double(gps_time));
-        d = pmt::dict_add(d, pmt::intern("seq"), pmt::from_uint64(seq));
-        d = pmt::dict_add(d, pmt::intern("los"), pmt::init_c32vector(d_nchan, los));
-        d = pmt::dict_add(d, pmt::intern("delay_s"), pmt::init_f64vector(d_nchan, delay));
-        d = pmt::dict_add(d, pmt::intern("snr_db"), pmt::init_f64vector(d_nchan, snr));
-        d = pmt::dict_add(d, pmt::intern("cfo_hz"), pmt::from_double(cfo));
-        d = pmt::dict_add(d, pmt::intern("valid"), pmt::init_u8vector(d_nchan, valid));
+        d = pmt::dict_add(d, KEY_VALID, pmt::init_u8vector(d_nchan, d_valid));
+        d = pmt::dict_add(d, KEY_CFO, pmt::from_double(cfo));
+        d = pmt::dict_add(d, KEY_SNR, pmt::init_f64vector(d_nchan, d_snr));
+        d = pmt::dict_add(d, KEY_DELAY, pmt::init_f64vector(d_nchan, d_delay));
+        d = pmt::dict_add(d, KEY_LOS, pmt::init_c32vector(d_nchan, d_gain));
+        d = pmt::dict_add(d, KEY_SEQ, pmt::from_uint64(seq));
+        d = pmt::dict_add(d, KEY_GPS_TIME, pmt::from_double(gps_time));
         message_port_pub(PORT_LOS, d);
         d_frames++;
     }

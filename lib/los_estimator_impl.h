@@ -48,6 +48,11 @@ private:
     std::unique_ptr<cir_los> d_los;
     std::vector<double> d_predicted;
     std::atomic<uint64_t> d_frames{ 0 };
+    // per-call scratch, reused
+    std::vector<gr::tag_t> d_tags;
+    std::vector<gr_complex> d_gain;
+    std::vector<double> d_delay, d_snr;
+    std::vector<uint8_t> d_valid;
 };
 
 } // namespace arraycal

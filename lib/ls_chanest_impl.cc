@@ -56,12 +56,18 @@ int ls_chanest_impl::general_work(int noutput_items,
         navail = std::min(navail, ninput_items[c]);
     const uint64_t nread = nitems_read(0);
 
-    std::vector<gr::tag_t> frames;
-    get_tags_in_range(frames, 0, nread, nread + navail, KEY_FRAME);
+    // all tags of the available input, once per call and channel (sorted by offset)
+    if (d_tags.size() != static_cast<size_t>(d_nchan))
+        d_tags.resize(d_nchan);
+    for (int c = 0; c < d_nchan; ++c)
+        get_tags_in_range(d_tags[c], c, nread, nread + navail);
+    const auto& tags0 = d_tags[0];
 
     int produced = 0;
     int consume = navail; // nothing pending: every sample is done with
-    for (const auto& f : frames) {
+    for (const auto& f : tags0) {
+        if (!pmt::eq(f.key, KEY_FRAME))
+            continue;
         if (produced >= noutput_items) {
             consume = static_cast<int>(f.offset - nread);
             break;
@@ -71,10 +77,13 @@ int ls_chanest_impl::general_work(int noutput_items,
             consume = start; // wait for the rest of this packet
             break;
         }
+        const uint64_t end = f.offset + d_len;
         // a gap inside the packet: not one packet, drop it
-        std::vector<gr::tag_t> gaps;
-        get_tags_in_range(gaps, 0, f.offset + 1, f.offset + d_len, KEY_RX_TIME);
-        if (!gaps.empty()) {
+        bool gap = false;
+        for (const auto& t : tags0)
+            if (t.offset > f.offset && t.offset < end && pmt::eq(t.key, KEY_RX_TIME))
+                gap = true;
+        if (gap) {
             d_dropped++;
             continue;
         }
@@ -82,12 +91,15 @@ int ls_chanest_impl::general_work(int noutput_items,
             const gr_complex* in = static_cast<const gr_complex*>(input_items[c]) + start;
             gr_complex* out = static_cast<gr_complex*>(output_items[c]) + produced * d_len;
             d_est.estimate(in, out);
-            std::vector<gr::tag_t> tags;
-            get_tags_in_range(tags, c, f.offset, f.offset + d_len);
             const uint64_t out_off = nitems_written(c) + produced;
-            for (auto t : tags) {
-                t.offset = out_off;
-                add_item_tag(c, t);
+            for (const auto& t : d_tags[c]) {
+                if (t.offset < f.offset)
+                    continue;
+                if (t.offset >= end)
+                    break;
+                gr::tag_t o = t;
+                o.offset = out_off;
+                add_item_tag(c, o);
             }
         }
         d_frames++;

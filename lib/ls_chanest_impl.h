@@ -32,6 +32,7 @@ private:
     ls_estimator d_est;
     const int d_len;
     const int d_nchan;
+    std::vector<std::vector<gr::tag_t>> d_tags;
     std::atomic<uint64_t> d_frames{ 0 };
     std::atomic<uint64_t> d_dropped{ 0 };
 };

@@ -40,13 +40,14 @@ ls_estimator::ls_estimator(const std::vector<gr_complex>& packet)
     power /= d_len;
     // normalised to unit packet power so that rho is a pure ratio
     d_rho = sum_inv * power;
+    // H = Y / X in the same pass as the DFT
+    d_dft.set_output_weights(d_inv_x);
     d_floor_db = 10.0 * std::log10(min_p / (d_len * power));
 }
 
 void ls_estimator::estimate(const gr_complex* y, gr_complex* H)
 {
-    d_dft.execute(y, H);
-    volk_32fc_x2_multiply_32fc(H, H, d_inv_x.data(), d_len);
+    d_dft.execute(y, H); // weighted by 1/X
 }
 
 } // namespace arraycal

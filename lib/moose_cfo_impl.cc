@@ -107,13 +107,20 @@ int moose_cfo_impl::work(int noutput_items,
             d_rot[c].set_phase_incr(incr);
         }
         // rewrite the frame tags at this position with the estimate
+        // the frame dict is the same on every channel: extend it once
         const uint64_t out_off = nwritten + i;
+        pmt::pmt_t old_dict = pmt::PMT_NIL, new_dict = pmt::PMT_NIL;
         for (int c = 0; c < d_nchan; ++c) {
             for (auto& t : d_pending[c]) {
-                if (t.offset != out_off)
+                if (t.offset > out_off)
+                    break;
+                if (t.offset != out_off || !pmt::eq(t.key, KEY_FRAME) || !pmt::is_dict(t.value))
                     continue;
-                if (pmt::eq(t.key, KEY_FRAME) && pmt::is_dict(t.value))
-                    t.value = pmt::dict_add(t.value, KEY_CFO, pmt::from_double(cfo));
+                if (!pmt::eq(t.value, old_dict)) {
+                    old_dict = t.value;
+                    new_dict = pmt::dict_add(t.value, KEY_CFO, pmt::from_double(cfo));
+                }
+                t.value = new_dict;
             }
         }
         // process this sample with the new rotation

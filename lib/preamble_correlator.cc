@@ -178,5 +178,51 @@ float preamble_correlator::metric_at(const std::vector<const gr_complex*>& chans
     return static_cast<float>(m / d_nseg);
 }
 
+void preamble_correlator::metric_range(const std::vector<const gr_complex*>& chans,
+                                       int offset,
+                                       int count,
+                                       float* out)
+{
+    const int Ls = d_seglen, S = d_nseg;
+    const int len = count + d_len - 1;
+    d_num.assign(static_cast<size_t>(S) * count, 0.0);
+    d_den.assign(static_cast<size_t>(S) * count, 0.0);
+    d_cum_pow.resize(len + 1);
+    d_cum_re.resize(len + 1);
+    d_cum_im.resize(len + 1);
+    for (const gr_complex* c : chans) {
+        const gr_complex* y = c + offset;
+        double p = 0.0, re = 0.0, im = 0.0;
+        d_cum_pow[0] = d_cum_re[0] = d_cum_im[0] = 0.0;
+        for (int k = 0; k < len; ++k) {
+            p += std::norm(y[k]);
+            re += y[k].real();
+            im += y[k].imag();
+            d_cum_pow[k + 1] = p;
+            d_cum_re[k + 1] = re;
+            d_cum_im[k + 1] = im;
+        }
+        for (int s = 0; s < S; ++s) {
+            for (int j = 0; j < count; ++j) {
+                const int a = j + s * Ls, b = a + Ls;
+                gr_complex r;
+                volk_32fc_x2_conjugate_dot_prod_32fc(&r, y + a, d_ref[s].data(), Ls);
+                const double sr = d_cum_re[b] - d_cum_re[a];
+                const double si = d_cum_im[b] - d_cum_im[a];
+                d_num[static_cast<size_t>(s) * count + j] += std::norm(r) / d_ref_energy[s];
+                d_den[static_cast<size_t>(s) * count + j] +=
+                    std::max(0.0, (d_cum_pow[b] - d_cum_pow[a]) - (sr * sr + si * si) / Ls);
+            }
+        }
+    }
+    for (int j = 0; j < count; ++j) {
+        double m = 0.0;
+        for (int s = 0; s < S; ++s)
+            m += seg_metric(d_num[static_cast<size_t>(s) * count + j],
+                            d_den[static_cast<size_t>(s) * count + j]);
+        out[j] = static_cast<float>(m / S);
+    }
+}
+
 } // namespace arraycal
 } // namespace gr

@@ -89,7 +89,6 @@ zc_sync_impl::zc_sync_impl(const std::vector<gr_complex>& preamble,
     declare_sample_delay(d_delay);
     set_tag_propagation_policy(TPP_ONE_TO_ONE);
     d_base.resize(d_nchan);
-    d_ptrs.resize(d_nchan);
     d_track_metric.resize(2 * d_track + 3);
 }
 
@@ -119,13 +118,11 @@ double zc_sync_impl::time_offset() const
     return d_time_offset;
 }
 
-float zc_sync_impl::metric_at_abs(uint64_t m)
+void zc_sync_impl::metric_range_abs(uint64_t m, int count, float* out)
 {
     // d_base[c] points at candidate m0 - W
     const int rel = static_cast<int>(static_cast<int64_t>(m - d_m0) + d_win);
-    for (int c = 0; c < d_nchan; ++c)
-        d_ptrs[c] = d_base[c] + rel;
-    return d_corr.metric_at(d_ptrs, 0);
+    d_corr.metric_range(d_base, rel, count, out);
 }
 
 void zc_sync_impl::enter_acquire(uint64_t from)
@@ -271,8 +268,7 @@ int zc_sync_impl::work(int noutput_items,
             if (decide_at >= d_m0 + n)
                 break;
             auto& mv = d_track_metric;
-            for (int k = 0; k < 2 * d_track + 3; ++k)
-                mv[k] = metric_at_abs(d_expected - d_track - 1 + k);
+            metric_range_abs(d_expected - d_track - 1, 2 * d_track + 3, mv.data());
             int best = 1;
             for (int k = 2; k <= 2 * d_track + 1; ++k)
                 if (mv[k] > mv[best])

@@ -49,7 +49,7 @@ private:
     void detect(uint64_t m, float peak, float frac);
     void advance_clock(uint64_t m);
     void note_detection_for_period(uint64_t m);
-    float metric_at_abs(uint64_t m);
+    void metric_range_abs(uint64_t m, int count, float* out);
     void enter_acquire(uint64_t from);
 
     preamble_correlator d_corr;
@@ -85,7 +85,6 @@ private:
     uint64_t d_m0 = 0;                     // first candidate of this call
     std::vector<float> d_block;            // acquisition metric, candidates m0-W .. m0+n+W
     bool d_block_valid = false;
-    std::vector<const gr_complex*> d_ptrs;
     std::vector<float> d_track_metric;
 };
 

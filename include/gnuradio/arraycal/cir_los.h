@@ -93,9 +93,10 @@ public:
 
 private:
     void load(const gr_complex* H);
+    void coarse_cir(const gr_complex* H);
     void eval3(double t, std::complex<double>& c, std::complex<double>& c1,
                std::complex<double>& c2);
-    double refine_newton(double t0, double half_width);
+    double refine_newton(double t0, double half_width, std::complex<double>& gain);
 
     int d_k, d_m, d_kh;
     bool d_even;
@@ -103,13 +104,11 @@ private:
     double d_threshold_db;
     double d_window;
     std::unique_ptr<gr::fft::fft<gr_complex, false>> d_ifft;
-    std::vector<gr_complex> d_grid;   // coarse CIR
-    std::vector<float> d_pow;         // |coarse CIR|^2
+    volk::vector<float> d_pow;        // |coarse CIR|^2
     std::vector<gr_complex> d_centred; // H on the centred grid without the Nyquist bin
-    volk::vector<gr_complex> d_rot; // scratch
-    // VOLK-aligned on purpose: VOLK 2.5's volk_32fc_32f_dot_prod_32fc_u_avx2_fma
-    // faults on float taps that are not 32-byte aligned (Debian 12)
-    volk::vector<float> d_idx, d_idx2, d_ones;
+    // centred response split into re/im and the index weights, for eval3's
+    // vectorised lanes
+    volk::vector<float> d_cre, d_cim, d_idx, d_idx2;
     int d_apes_len = 0;
     double d_apes_span = 1.0;
     std::unique_ptr<apes> d_apes;

@@ -51,6 +51,13 @@ public:
     //! out may alias in.
     void execute(const gr_complex* in, gr_complex* out);
 
+    /*!
+     * Output weights: execute() then returns X[k] * w[k]. Folds a per-bin
+     * scaling (e.g. the LS division by the packet spectrum) into the last
+     * multiply of Bluestein's algorithm for free.
+     */
+    void set_output_weights(const std::vector<gr_complex>& w);
+
 private:
     int d_n;
     bool d_forward;
@@ -59,6 +66,8 @@ private:
     std::unique_ptr<gr::fft::fft<gr_complex, true>> d_fwd;
     std::unique_ptr<gr::fft::fft<gr_complex, false>> d_rev;
     std::vector<gr_complex> d_chirp;      // exp(-+j pi n^2 / N), n < N
+    std::vector<gr_complex> d_out_chirp;  // chirp times output weights
+    std::vector<gr_complex> d_weights;    // output weights (non-Bluestein path)
     std::vector<gr_complex> d_kernel_fft; // FFT of the conjugate chirp filter, scaled by 1/M
 };
 

@@ -28,6 +28,8 @@ class ARRAYCAL_API ls_estimator
 {
 public:
     explicit ls_estimator(const std::vector<gr_complex>& packet);
+    ls_estimator(const ls_estimator&) = delete;
+    ls_estimator& operator=(const ls_estimator&) = delete;
 
     int length() const { return d_len; }
     //! Packet spectrum X[k].

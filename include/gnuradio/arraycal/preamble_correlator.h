@@ -67,6 +67,15 @@ public:
      */
     float metric_at(const std::vector<const gr_complex*>& chans, int offset);
 
+    /*!
+     * Metric at `count` consecutive candidates from `offset` (tracking): one
+     * VOLK correlation per candidate and segment, energies from prefix sums.
+     */
+    void metric_range(const std::vector<const gr_complex*>& chans,
+                      int offset,
+                      int count,
+                      float* out);
+
 private:
     void correlate(int seg, const gr_complex* y, int n, double* acc);
 

@@ -55,7 +55,9 @@ public:
      * \param num_chans     number of channels (inputs = outputs)
      * \param threshold     detection threshold on the metric, 0..1
      * \param period        packet period in samples, 0 to learn it
-     * \param track_window  tracking search half-width in samples
+     * \param track_window  tracking search half-width in samples (the
+     *                      sample clocks of two +-2 ppm radios drift 0.005
+     *                      samples per 1278-sample frame, re-centred every frame)
      * \param max_misses    missed frames before re-acquisition
      * \param samp_rate     sample rate in Hz
      * \param time_offset_s seconds added to rx_time to get GPS time
@@ -66,7 +68,7 @@ public:
                      int num_chans = 1,
                      float threshold = 0.2f,
                      int period = 0,
-                     int track_window = 4,
+                     int track_window = 2,
                      int max_misses = 3,
                      double samp_rate = 1e6,
                      double time_offset_s = 0.0,

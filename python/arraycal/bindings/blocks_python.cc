@@ -21,7 +21,7 @@ void bind_blocks(py::module& m)
         "Frame sync over N channels with one common timing; tags arraycal_frame and "
         "gnss_time at each frame start. Output delayed by delay() samples.")
         .def(py::init(&zc_sync::make), py::arg("preamble"), py::arg("num_chans") = 1,
-             py::arg("threshold") = 0.2f, py::arg("period") = 0, py::arg("track_window") = 4,
+             py::arg("threshold") = 0.2f, py::arg("period") = 0, py::arg("track_window") = 2,
              py::arg("max_misses") = 3, py::arg("samp_rate") = 1e6,
              py::arg("time_offset_s") = 0.0, py::arg("segments") = 2)
         .def("set_threshold", &zc_sync::set_threshold, py::arg("threshold"))

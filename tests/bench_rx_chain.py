@@ -1,0 +1,164 @@
+#!/usr/bin/python3
+#
+# Copyright 2026 gr-arraycal authors.
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""Throughput of the receive chain, measured side by side in one run.
+
+    /usr/bin/python3 tests/bench_rx_chain.py [--seconds S]
+
+Figures (2 channels of the default 1278-sample packet, 20 dB SNR, 4 MS/s
+nominal, CFO 1.5 kHz):
+  chain      zc_sync + moose_cfo + ls_chanest + los_estimator (C++), tracking
+  chain_zp10 the same with the thesis's x10 zero padding of the CIR grid
+  numpy      a straightforward numpy port of the thesis's MATLAB receiver:
+             xcorr FrameSync, FFT LS, ifft x10, max
+  corr_est   gr-digital's corr_est_cc alone, one channel
+Throughput is samples per channel per CPU-second (all threads of the
+process): what one core sustains. Target: chain >= 30.72 MS/s per channel
+(a B210 at its 2x2 maximum) and >= 17x the numpy reference.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from gnuradio import arraycal, blocks, digital, gr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from simchan import multichannel_stream  # noqa: E402
+
+K = 1278
+FS = 4e6
+
+
+def stream(n_packets, rng):
+    return multichannel_stream(arraycal.packet(), n_packets, [[(1.0, 0.3)], [(0.8j, 0.35)]],
+                               cfo_hz=1500, samp_rate=FS, snr_db=20, rng=rng, lead=300)
+
+
+def cpu_run(fn):
+    c0, w0 = time.process_time(), time.perf_counter()
+    out = fn()
+    return time.process_time() - c0, time.perf_counter() - w0, out
+
+
+def bench_chain(sig_period, total, zero_pad=1, method="fft", chain=True, consumer=False):
+    """CPU and wall seconds for `total` samples per channel through the chain.
+
+    The source loops a stored stretch (chain=False measures the source alone,
+    the baseline to subtract: a USRP source is UHD's cost, not the chain's).
+    consumer=True also stores every LoS message in a message_debug block.
+    """
+    tb = gr.top_block()
+    rx = (arraycal.rx_chain(num_chans=2, samp_rate=FS, zero_pad=zero_pad, method=method)
+          if chain else None)
+    for c in range(2):
+        src = blocks.vector_source_c(sig_period[c].tolist(), True)
+        head = blocks.head(gr.sizeof_gr_complex, total)
+        # a USRP source delivers large chunks too (UHD's recv frames, 64k buffers)
+        src.set_min_output_buffer(1 << 16)
+        head.set_min_output_buffer(1 << 16)
+        tb.connect(src, head, (rx, c) if rx else blocks.null_sink(gr.sizeof_gr_complex))
+    if consumer:
+        dbg = blocks.message_debug()
+        tb.msg_connect(rx, "los", dbg, "store")
+    cpu, wall, _ = cpu_run(tb.run)
+    return cpu, wall, (rx.stats()["los"] if rx else 0)
+
+
+def median_run(fn, repeats):
+    runs = sorted((fn() for _ in range(repeats)), key=lambda r: r[0])
+    return runs[len(runs) // 2]
+
+
+def numpy_thesis_receiver(sig):
+    """The thesis's MATLAB receiver in numpy: xcorr frame sync, FFT LS, ifft x10, max."""
+    pkt = arraycal.packet().astype(np.complex128)
+    pre = pkt[:278]
+    X = np.fft.fft(pkt)
+    n = sig.shape[1]
+    los = []
+    # FrameSync: xcorr of channel 1 with the preamble (FFT), peaks one packet apart
+    nfft = 1 << int(np.ceil(np.log2(n + len(pre))))
+    xc = np.fft.ifft(np.fft.fft(sig[0], nfft) * np.conj(np.fft.fft(pre, nfft)))[:n]
+    mag = np.abs(xc)
+    thr = 0.5 * mag.max()
+    starts = []
+    i = 0
+    while i < n - K:
+        j = i + int(np.argmax(mag[i:i + K]))
+        if mag[j] >= thr:
+            starts.append(j)
+        i = j + K // 2 if mag[j] >= thr else i + K
+    for s in starts:
+        if s + K > n:
+            break
+        row = []
+        for c in range(sig.shape[0]):
+            H = np.fft.fft(sig[c, s:s + K]) / X
+            h = np.fft.ifft(H, 10 * K)
+            row.append(h[np.argmax(np.abs(h))])
+        los.append(row)
+    return np.array(los)
+
+
+def bench_corr_est(sig_period, total):
+    tb = gr.top_block()
+    src = blocks.vector_source_c(sig_period[0].tolist(), True)
+    head = blocks.head(gr.sizeof_gr_complex, total)
+    corr = digital.corr_est_cc(arraycal.preamble().tolist(), 1, 0, 0.9,
+                               digital.THRESHOLD_ABSOLUTE)
+    tb.connect(src, head, corr, blocks.null_sink(gr.sizeof_gr_complex))
+    tb.connect((corr, 1), blocks.null_sink(gr.sizeof_gr_complex))
+    cpu, wall, _ = cpu_run(tb.run)
+    return cpu, wall
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=5.0,
+                    help="signal seconds at 4 MS/s for the C++ figures (default 5)")
+    ap.add_argument("--numpy-packets", type=int, default=400)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    rng = np.random.default_rng(1)
+    period = stream(200, rng)[:, 300:300 + 200 * K]  # 200 whole packets, looped
+    total = int(args.seconds * FS) // K * K
+
+    rows = []
+    base_cpu, base_wall, _ = median_run(lambda: bench_chain(period, total, chain=False), 3)
+
+    def chain_row(name, **kw):
+        cpu, wall, n = median_run(lambda: bench_chain(period, total, **kw), args.repeats)
+        rows.append((name, total / (cpu - base_cpu), total / wall, n))
+
+    chain_row("chain (C++, zero_pad 1)")
+    chain_row("chain (C++, zero_pad 10)", zero_pad=10)
+    chain_row("chain + message_debug consumer", consumer=True)
+    sig = stream(args.numpy_packets, rng)
+    cpu, wall, los = cpu_run(lambda: numpy_thesis_receiver(sig))
+    rows.append(("numpy thesis receiver", sig.shape[1] / cpu, sig.shape[1] / wall, len(los)))
+    cpu, wall = median_run(lambda: bench_corr_est(period, total) + (0,), 3)[:2]
+    rows.append(("corr_est_cc alone, 1 channel", total / (cpu - base_cpu / 2), total / wall, 0))
+
+    print(f"{total / FS:.1f} s of signal at 4 MS/s per channel, 2 channels; CPU time is the"
+          f" process's, less the looping source ({base_cpu:.2f} CPU-s), median of runs\n")
+    print(f"{'figure':32s} {'MS/s/ch per CPU-s':>18s} {'MS/s/ch wall':>13s} {'frames':>8s}")
+    for name, per_cpu, per_wall, frames in rows:
+        print(f"{name:32s} {per_cpu / 1e6:18.2f} {per_wall / 1e6:13.2f} {frames:8d}")
+    chain, numpy_ref = rows[0][1], rows[3][1]
+    per_frame = K / chain / 2 * 1e6
+    print(f"\nchain: {per_frame:.1f} us of CPU per channel and frame")
+    print(f"chain / numpy reference: {chain / numpy_ref:.1f}x (target >= 17x)")
+    print(f"one core vs a B210 at 2 x 30.72 MS/s: {chain / 30.72e6:.2f}x "
+          f"({'keeps up' if chain >= 30.72e6 else 'needs %.2f cores' % (30.72e6 / chain)})")
+    print(f"chain (2 channels, whole chain) / corr_est_cc (1 channel, sync only): "
+          f"{chain / rows[4][1]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
