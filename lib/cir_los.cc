@@ -64,18 +64,19 @@ void cir_los::set_window(double w)
     d_window = w;
 }
 
-void cir_los::set_apes(int filter_len, double apes_span)
+void cir_los::set_apes(int filter_len, double apes_span, double apes_step)
 {
     if (filter_len <= 0) {
         d_apes.reset();
         d_apes_len = 0;
         return;
     }
-    if (!(apes_span > 0.0))
-        throw std::invalid_argument("cir_los: apes_span must be > 0");
+    if (!(apes_span > 0.0) || !(apes_step > 0.0) || apes_step > apes_span)
+        throw std::invalid_argument("cir_los: need 0 < apes_step <= apes_span");
     d_apes = std::make_unique<apes>(2 * d_kh + 1, filter_len);
     d_apes_len = filter_len;
     d_apes_span = apes_span;
+    d_apes_step = apes_step;
 }
 
 void cir_los::load(const gr_complex* H)
@@ -304,45 +305,80 @@ los_estimate cir_los::estimate(const gr_complex* H, double predicted_delay)
     t = std::max(t0 - step, std::min(t0 + step, t));
 
     if (d_apes) {
-        // APES amplitude of the centred response x[i] = a e^{j2pi kh t/K} e^{-j2pi i t/K}
+        // CAPES (Jakobsson & Stoica): locate the LoS with the Capon spectrum,
+        // take its gain from forward-backward APES. Both share one FB
+        // covariance and Cholesky factor. APES peaks are biased for close
+        // paths (they lean together); Capon's are not, and the APES filter
+        // at the right delay nulls a reflection that leaks into the FFT's gain.
+        // The centred response is x[i] = a e^{j2pi kh t/K} e^{-j2pi i t/K}:
+        // delay t is w = -2 pi t/K, and the gain is alpha(w) e^{-j2pi kh t/K}.
         d_apes->fit(d_centred.data());
-        auto amp = [&](double tau) {
-            const cd a = d_apes->amplitude(-2.0 * M_PI * tau / d_k);
-            return a * std::polar(1.0, -2.0 * M_PI * d_kh * tau / d_k);
-        };
-        const int ngrid = 8;
+        // grid no coarser than 32/L samples: Capon peaks narrow as L grows
         const double span = d_apes_span;
-        double bt = t, bp = -1.0;
-        for (int j = 0; j <= ngrid; ++j) {
-            const double tau = t - span + 2.0 * span * j / ngrid;
-            const double p = std::norm(amp(tau));
-            if (p > bp) {
-                bp = p;
-                bt = tau;
+        const double gstep = std::min(d_apes_step, 32.0 / d_apes_len);
+        const int half = std::max(1, static_cast<int>(std::lround(span / gstep)));
+        const int n = 2 * half + 1;
+        d_apes_w.resize(n);
+        d_apes_p.resize(n);
+        for (int j = 0; j < n; ++j)
+            d_apes_w[j] = -2.0 * M_PI * (t + (j - half) * gstep) / d_k;
+        d_apes->capon(d_apes_w.data(), n, d_apes_p.data());
+        // Every grid local maximum is refined before the peaks are compared:
+        // at high SNR and large L the peaks are narrower than the grid and the
+        // grid values of a peak's flank say little about its height. One
+        // batched evaluation of 17 points over +-1 grid step, then a parabola
+        // through log Capon at the best three (Capon peaks are Lorentzian-like).
+        struct peak {
+            double tau, power;
+        };
+        std::vector<peak> peaks;
+        constexpr int SUB = 17;
+        double sw[SUB], sp[SUB];
+        for (int j = 1; j + 1 < n; ++j) {
+            if (!(d_apes_p[j] >= d_apes_p[j - 1] && d_apes_p[j] >= d_apes_p[j + 1]))
+                continue;
+            const double tj = t + (j - half) * gstep;
+            const double h = 2.0 * gstep / (SUB - 1);
+            for (int i = 0; i < SUB; ++i)
+                sw[i] = -2.0 * M_PI * (tj - gstep + i * h) / d_k;
+            d_apes->capon(sw, SUB, sp);
+            const int ib = static_cast<int>(std::max_element(sp, sp + SUB) - sp);
+            double tau = tj - gstep + ib * h, power = sp[ib];
+            if (ib > 0 && ib + 1 < SUB) {
+                const double lm = std::log(sp[ib - 1]), l0 = std::log(sp[ib]),
+                             lp = std::log(sp[ib + 1]);
+                const double den = lm - 2.0 * l0 + lp;
+                if (den < 0) {
+                    const double off = std::max(-0.5, std::min(0.5, 0.5 * (lm - lp) / den));
+                    tau += off * h;
+                    power = std::exp(l0 - 0.25 * (lm - lp) * off);
+                }
             }
+            peaks.push_back({ tau, power });
         }
-        // golden-section search for the APES peak in the grid cell
-        const double gr = 0.5 * (std::sqrt(5.0) - 1.0);
-        double a = bt - 2.0 * span / ngrid, b = bt + 2.0 * span / ngrid;
-        double x1 = b - gr * (b - a), x2 = a + gr * (b - a);
-        double f1 = std::norm(amp(x1)), f2 = std::norm(amp(x2));
-        while (b - a > 1e-3) {
-            if (f1 < f2) {
-                a = x1;
-                x1 = x2;
-                f1 = f2;
-                x2 = a + gr * (b - a);
-                f2 = std::norm(amp(x2));
-            } else {
-                b = x2;
-                x2 = x1;
-                f2 = f1;
-                x1 = b - gr * (b - a);
-                f1 = std::norm(amp(x1));
+        double tc = t;
+        if (!peaks.empty()) {
+            size_t ib = 0;
+            for (size_t i = 1; i < peaks.size(); ++i)
+                if (peaks[i].power > peaks[ib].power)
+                    ib = i;
+            if (d_mode == los_pick::first) {
+                const double thr = peaks[ib].power * std::pow(10.0, d_threshold_db / 10.0);
+                for (size_t i = 0; i < peaks.size(); ++i)
+                    if (peaks[i].power >= thr) {
+                        ib = i;
+                        break;
+                    }
+            } else if (d_mode == los_pick::predicted) {
+                for (size_t i = 0; i < peaks.size(); ++i)
+                    if (std::abs(peaks[i].tau - predicted_delay) <
+                        std::abs(peaks[ib].tau - predicted_delay))
+                        ib = i;
             }
+            tc = peaks[ib].tau;
         }
-        t = 0.5 * (a + b);
-        c = amp(t);
+        t = tc;
+        c = d_apes->amplitude(-2.0 * M_PI * t / d_k) * std::polar(1.0, -2.0 * M_PI * d_kh * t / d_k);
     }
 
     est.gain = gr_complex(static_cast<float>(c.real()), static_cast<float>(c.imag()));

@@ -99,6 +99,16 @@ int main()
         }
         qa::check(worst < 1e-8, "fast == textbook N=" + std::to_string(N) + " L=" +
                                     std::to_string(L) + " rel " + std::to_string(worst));
+        // the batched evaluation gives the same numbers
+        std::vector<double> ws;
+        for (int k = 0; k < 70; ++k)
+            ws.push_back(-3.0 + 0.09 * k);
+        std::vector<cd> batch(ws.size());
+        a.amplitudes(ws.data(), ws.size(), batch.data());
+        double bworst = 0;
+        for (size_t k = 0; k < ws.size(); ++k)
+            bworst = std::max(bworst, std::abs(batch[k] - a.amplitude(ws[k])) / std::abs(batch[k]));
+        qa::check(bworst < 1e-10, "batched == single, rel " + std::to_string(bworst));
         qa::check(!a.regularised(), "noisy data need no regularisation");
     }
     // noise-free single tone: exact amplitude, regularisation reported

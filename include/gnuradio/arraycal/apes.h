@@ -54,8 +54,16 @@ public:
     void fit(const std::complex<double>* x);
     //! Amplitude estimate at angular frequency w (rad/sample) for the fitted data.
     std::complex<double> amplitude(double w);
+    /*!
+     * Amplitudes at n frequencies: the whitening solves run as one
+     * multi-right-hand-side triangular solve (the Cholesky factor is read
+     * once per batch of up to 64 frequencies instead of once per frequency).
+     */
+    void amplitudes(const double* w, int n, std::complex<double>* out);
     //! Amplitude at w_k = 2 pi k / nfft for every k < nfft.
     void spectrum(int nfft, std::complex<double>* out);
+    //! Capon spectrum 1 / (a^H R^-1 a) at n frequencies (power; sharper peaks, biased level).
+    void capon(const double* w, int n, double* out);
 
     //! True when the last fit needed more than the base diagonal load.
     bool regularised() const { return d_regularised; }
@@ -66,11 +74,16 @@ public:
 
 private:
     void build_covariance();
+    void make_real_fb(); // d_t = Re(U^H R_f U) from d_r
     bool cholesky(double load);
     void g_forward(double w, std::complex<double>* g);
     void whiten_complex(const std::complex<double>* v, std::complex<double>* out);
     void whiten_real(const double* v, double* out);
     std::complex<double> amplitude_from_g(double w, const std::complex<double>* g);
+    void solve_batch(double* X, int ncols); // C^-1 X in place, X is L x ncols row-major
+    std::complex<double> woodbury(double w, double aa, std::complex<double> s,
+                                  std::complex<double> q, double ff);
+    void ra_vector(double w, double* ra); // real U^H a(w) e^{-j w (L-1)/2}
 
     int d_n, d_l, d_s, d_h; // h = L/2 (pairs in the unitary transform)
     std::vector<std::complex<double>> d_x;
@@ -78,6 +91,8 @@ private:
     std::vector<double> d_t;               // real U^H R U, then its Cholesky factor
     std::vector<double> d_tmp_re, d_tmp_im, d_ra, d_wa;
     std::vector<std::complex<double>> d_g, d_ug, d_wg;
+    std::vector<double> d_batch; // L x (3 * batch) right-hand sides
+    std::vector<double> d_xr, d_xi;
     double d_loading = 0.0;
     bool d_regularised = false;
     bool d_zero = false;

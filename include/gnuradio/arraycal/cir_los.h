@@ -52,8 +52,10 @@ ARRAYCAL_API los_pick los_pick_from_string(const std::string& s);
  * before the strongest and no more than threshold_db below it; or the
  * strongest within +-window of a predicted delay); refine the delay to the
  * maximum of |c(t)|^2 by safeguarded Newton (the single-path ML delay,
- * paper eq. 25) and take gain = c(t_hat). With method "apes" the gain and
- * delay are refined with forward-backward APES in a window around the pick.
+ * paper eq. 25) and take gain = c(t_hat). With APES (set_apes) the delay
+ * comes from the Capon spectrum and the gain from forward-backward APES at
+ * that delay (CAPES), in a window around the FFT's pick: the adaptive filter
+ * nulls a close reflection that leaks into the FFT's gain.
  */
 class ARRAYCAL_API cir_los
 {
@@ -78,10 +80,14 @@ public:
     void set_window(double w);
     double window() const { return d_window; }
     /*!
-     * Use forward-backward APES of filter length L (0: the FFT path only).
-     * The APES window spans +-apes_span samples around the coarse pick.
+     * Use forward-backward APES of filter length L (0: the FFT path only),
+     * as CAPES: the Capon spectrum of the same FB covariance is searched over
+     * +-apes_span samples around the FFT's LoS on a grid of apes_step samples
+     * (the thesis's x10: 0.1), the LoS is picked among its local maxima by
+     * the same rule and refined, and the gain is the APES amplitude there.
+     * The thesis used L = 200 and 320; larger L resolves closer paths.
      */
-    void set_apes(int filter_len, double apes_span = 1.0);
+    void set_apes(int filter_len, double apes_span = 1.0, double apes_step = 0.1);
     int apes_len() const { return d_apes_len; }
 
     //! Coarse CIR, out[m] = c(m K/M) for m < M (m >= M/2 are negative delays).
@@ -111,7 +117,9 @@ private:
     volk::vector<float> d_cre, d_cim, d_idx, d_idx2;
     int d_apes_len = 0;
     double d_apes_span = 1.0;
+    double d_apes_step = 0.1;
     std::unique_ptr<apes> d_apes;
+    std::vector<double> d_apes_w, d_apes_p;
     std::vector<gr_complex> d_shifted; // centred H for APES
 };
 

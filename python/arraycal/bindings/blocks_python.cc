@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <gnuradio/arraycal/apes_cir.h>
 #include <gnuradio/arraycal/los_estimator.h>
 #include <gnuradio/arraycal/ls_chanest.h>
 #include <gnuradio/arraycal/moose_cfo.h>
@@ -61,7 +62,7 @@ void bind_blocks(py::module& m)
         m, "los_estimator", "LoS tap of every channel per frame, as a dict message on 'los'.")
         .def(py::init(&los_estimator::make), py::arg("packet_len"), py::arg("num_chans") = 1,
              py::arg("samp_rate") = 1e6, py::arg("method") = "fft",
-             py::arg("pick") = "strongest", py::arg("zero_pad") = 1,
+             py::arg("pick") = "strongest", py::arg("zero_pad") = 2,
              py::arg("threshold_db") = -10.0, py::arg("window") = 8.0,
              py::arg("apes_len") = 200)
         .def("set_pick", &los_estimator::set_pick, py::arg("pick"))
@@ -69,4 +70,13 @@ void bind_blocks(py::module& m)
         .def("set_window", &los_estimator::set_window, py::arg("window"))
         .def("set_predicted_delays", &los_estimator::set_predicted_delays, py::arg("delays"))
         .def("frames", &los_estimator::frames);
+
+    py::class_<apes_cir, gr::sync_block, gr::block, gr::basic_block,
+               std::shared_ptr<apes_cir>>(
+        m, "apes_cir",
+        "Forward-backward APES per frame: the delay window of path gains, or the LoS "
+        "gain (CAPES) with a los_delay tag.")
+        .def(py::init(&apes_cir::make), py::arg("packet_len"), py::arg("filter_len") = 200,
+             py::arg("output") = "window", py::arg("span") = 8.0, py::arg("step") = 0.1)
+        .def("output_len", &apes_cir::output_len);
 }

@@ -136,7 +136,8 @@ void bind_kernels(py::module& m)
              py::arg("threshold_db") = -10.0, py::arg("window") = 8.0)
         .def("grid_size", &cir_los::grid_size)
         .def("grid_step", &cir_los::grid_step)
-        .def("set_apes", &cir_los::set_apes, py::arg("filter_len"), py::arg("apes_span") = 1.0)
+        .def("set_apes", &cir_los::set_apes, py::arg("filter_len"), py::arg("apes_span") = 1.0,
+             py::arg("apes_step") = 0.1)
         .def(
             "cir",
             [](cir_los& self, carr H) {
@@ -175,6 +176,22 @@ void bind_kernels(py::module& m)
             },
             py::arg("x"))
         .def("amplitude", &apes::amplitude, py::arg("w"))
+        .def(
+            "amplitudes",
+            [](apes& self, py::array_t<double, py::array::c_style | py::array::forcecast> w) {
+                zarr out(w.size());
+                self.amplitudes(w.data(), static_cast<int>(w.size()), out.mutable_data());
+                return out;
+            },
+            py::arg("w"))
+        .def(
+            "capon",
+            [](apes& self, py::array_t<double, py::array::c_style | py::array::forcecast> w) {
+                py::array_t<double> out(w.size());
+                self.capon(w.data(), static_cast<int>(w.size()), out.mutable_data());
+                return out;
+            },
+            py::arg("w"))
         .def(
             "spectrum",
             [](apes& self, int nfft) {
