@@ -17,3 +17,4 @@ from .apes import apes  # noqa: F401
 from .errors import UserError  # noqa: F401
 from .tx import packet_source, tx_sink  # noqa: F401
 from .rx_chain import rx_chain  # noqa: F401
+from .gnss_source import gnss_source  # noqa: F401
