@@ -67,3 +67,21 @@ def frame_tags(sig, samp_rate, packet=None, correct=True, tags=None, max_noutput
         d["start"] = t.offset - delay  # input sample index of the frame start
         out.append(d)
     return out, sync
+
+
+class MessageCollector(gr.basic_block):
+    """Message sink for tests: stores messages as Python objects, signals when it has n."""
+
+    def __init__(self, port="in", expect=None):
+        import threading
+        gr.basic_block.__init__(self, name="collector", in_sig=None, out_sig=None)
+        self.messages = []
+        self.expect = expect
+        self.enough = threading.Event()
+        self.message_port_register_in(pmt.intern(port))
+        self.set_msg_handler(pmt.intern(port), self._handle)
+
+    def _handle(self, msg):
+        self.messages.append(pmt.to_python(msg))
+        if self.expect is not None and len(self.messages) >= self.expect:
+            self.enough.set()

@@ -19,6 +19,7 @@ from gnuradio import arraycal, blocks, gr
 from gnuradio.arraycal import gnss, gnsslog, rtklib, timeutil, ubxconfig, ubxgen
 from gnuradio.arraycal.errors import UserError
 
+from chain_util import MessageCollector
 from conftest import ARRAYCAL, assert_one_line_error, run_cli, shared_file
 
 T0 = timeutil.utc_to_gps(timeutil.parse_utc("2026-06-01T12:00:00Z"))
@@ -351,13 +352,14 @@ def test_gnss_source_block_publishes_fixes(tmp_path, rng):
     f.write_bytes(data)
     tb = gr.top_block()
     src = arraycal.gnss_source(str(f), "tx")
-    dbg = blocks.message_debug()
-    tb.msg_connect(src, "gnss", dbg, "store")
+    sink = MessageCollector(expect=12)
+    tb.msg_connect(src, "gnss", sink, "in")
     tb.start()
-    assert src.done.wait(20)
+    # message blocks never end a flowgraph: wait for what is expected, then stop
+    assert sink.enough.wait(20)
     tb.stop()
     tb.wait()
-    msgs = [pmt.to_python(dbg.get_message(i)) for i in range(dbg.num_messages())]
+    msgs = sink.messages
     assert len(msgs) == 12
     for m, (t, lat, lon, h) in zip(msgs, truth):
         assert m["gps_time"] == pytest.approx(t, abs=1e-3)
