@@ -18,3 +18,4 @@ from .errors import UserError  # noqa: F401
 from .tx import packet_source, tx_sink  # noqa: F401
 from .rx_chain import rx_chain  # noqa: F401
 from .gnss_source import gnss_source  # noqa: F401
+from .apply import calibration_apply  # noqa: F401

@@ -339,8 +339,166 @@ def _cmd_gnss_convert(args):
     return 0
 
 
+# ---------------------------------------------------------------- process
+def _triple(text):
+    try:
+        v = [float(x) for x in str(text).split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not three comma-separated numbers") from None
+    if len(v) != 3:
+        raise argparse.ArgumentTypeError(f"'{text}' is not three comma-separated numbers")
+    return v
+
+
+def _add_process(sub):
+    p = sub.add_parser(
+        "process", help="recording + GNSS + array file -> LoS log, calibration, report",
+        description="Offline calibration: the SigMF recording streams through the C++ receive "
+                    "chain; the LoS taps, with the transmitter's GNSS positions and the array "
+                    "file, give each element's offset against the reference. Writes "
+                    "OUT/los.csv, OUT/calibration.json, OUT/report.txt and figures, and adds "
+                    "the calibration to the store.")
+    p.add_argument("--iq", required=True, help="recording, REC.sigmf-meta")
+    p.add_argument("--array", required=True, help="array file (YAML)")
+    p.add_argument("--tx-gnss", required=True, help="transmitter GNSS: UBX log or RTKLIB .pos")
+    p.add_argument("--rx-gnss", help="the array's GNSS log (UBX or .pos); its median is used")
+    p.add_argument("--rx-position", type=_triple, help="LAT,LON,HEIGHT of the array's GNSS "
+                                                       "antenna, instead of --rx-gnss")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--method", choices=("fft", "apes"), default="fft")
+    p.add_argument("--pick", choices=("strongest", "first", "predicted"), default="strongest")
+    p.add_argument("--apes-len", type=int, default=200, help="APES filter length (default 200)")
+    p.add_argument("--zero-pad", type=int, default=2, help="CIR grid refinement (default 2)")
+    p.add_argument("--joint-geometry", action="store_true",
+                   help="estimate the array heading correction with the offsets")
+    p.add_argument("--fit-lever-arm", action="store_true",
+                   help="with --joint-geometry, also the GNSS lever arm")
+    p.add_argument("--min-fix-type", type=int, default=3)
+    p.add_argument("--min-carr-soln", type=int, default=0, choices=(0, 1, 2),
+                   help="0 any, 1 float or fixed RTK, 2 fixed RTK only")
+    p.add_argument("--max-h-acc", type=float, default=0.5, help="m (default 0.5)")
+    p.add_argument("--tx-offset", type=_triple, default=[0.0, 0.0, 0.0],
+                   help="transmitter phase centre minus its GNSS antenna, E,N,U in m")
+    p.add_argument("--min-snr", type=float, default=10.0, help="LoS tap SNR, dB (default 10)")
+    p.add_argument("--store", help="calibration store directory (default: the user store)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_process)
+
+
+def print_offsets(doc, file=None):
+    print(f"{'element':>8s} {'channel':>7s} {'amp_dB':>8s} {'phase_deg':>10s} {'+-deg':>7s} "
+          f"{'n':>8s}", file=file)
+    for e in doc["elements"]:
+        print(f"{e['id']:>8s} {e['channel']:7d} {e['amp_db']:8.3f} {e['phase_deg']:10.3f} "
+              f"{e['phase_std_deg']:7.3f} {e['n']:8d}", file=file)
+
+
+def _cmd_process(args):
+    from . import geometry
+    from .process import process
+    q = geometry.QualityGate(args.min_fix_type, args.min_carr_soln, args.max_h_acc)
+    s = process(args.iq, args.array, args.tx_gnss, args.out, rx_gnss=args.rx_gnss,
+                rx_position=args.rx_position, method=args.method, pick=args.pick,
+                apes_len=args.apes_len, zero_pad=args.zero_pad, joint=args.joint_geometry,
+                fit_lever_arm=args.fit_lever_arm, quality=q, tx_offset_enu=args.tx_offset,
+                min_snr_db=args.min_snr, store=args.store, progress=not args.quiet,
+                log=lambda m: print(f"arraycal process: {m}", file=sys.stderr, flush=True))
+    doc = s["doc"]
+    q = doc["quality"]
+    print(f"arraycal process: {q['frames_used']} of {q['frames_seen']} frames used, "
+          f"{s['realtime_factor']:.1f}x real time")
+    if q.get("joint_geometry"):
+        print(f"heading correction {q['heading_correction_deg']:+.2f} deg")
+    print_offsets(doc)
+    print(f"wrote {args.out}/calibration.json, los.csv, report.txt; stored {s['store_path']}")
+    return 0
+
+
+def _add_report(sub):
+    p = sub.add_parser("report", help="(re)write the report of a process output directory",
+                       description="Regenerate report.txt and the figures from OUT "
+                                   "(calibration.json, frames.npz, array.yaml).")
+    p.add_argument("dir")
+    p.set_defaults(func=_cmd_report)
+
+
+def _cmd_report(args):
+    from .process import regenerate_report
+    doc = regenerate_report(args.dir)
+    print(f"wrote {args.dir}/report.txt and figures ({doc['array']}, "
+          f"{doc['freq_hz'] / 1e6:.3f} MHz)")
+    return 0
+
+
+# ---------------------------------------------------------------- cal
+def _add_cal(sub):
+    p = sub.add_parser("cal", help="the calibration store: list, show, export",
+                       description="Stored calibrations (history kept, never overwritten).")
+    csub = p.add_subparsers(dest="cal_verb", metavar="ACTION", parser_class=_Parser)
+    csub.required = True
+    for name, helptext in (("list", "list the stored calibrations"),
+                           ("show", "show one calibration"),
+                           ("export", "export one calibration")):
+        c = csub.add_parser(name, help=helptext)
+        c.add_argument("--store", help="store directory (default: the user store)")
+        if name != "list":
+            c.add_argument("ref", help="index from 'cal list', file name or path")
+        if name == "export":
+            c.add_argument("--format", choices=("json", "csv", "weights"), default="json",
+                           help="weights: channel,re,im of the correction 1/offset")
+            c.add_argument("--out", required=True)
+        c.set_defaults(func=_cmd_cal)
+
+
+def _cmd_cal(args):
+    from . import calstore
+    from .fileio import atomic_write_json, atomic_write_text
+    store = calstore.Store(args.store)
+    if args.cal_verb == "list":
+        entries = store.entries()
+        if not entries:
+            print(f"no calibration in {store.root}")
+            return 0
+        print(f"{'#':>3s} {'created':24s} {'array':16s} {'MHz':>10s} {'MS/s':>6s} "
+              f"{'gain':>5s} {'method':6s} {'elements':>8s}  file")
+        for i, (p, d) in enumerate(entries, 1):
+            g = "" if d.get("gain_db") is None else f"{d['gain_db']:g}"
+            print(f"{i:3d} {d['created'][:24]:24s} {d['array'][:16]:16s} "
+                  f"{d['freq_hz'] / 1e6:10.3f} {d['sample_rate'] / 1e6:6g} {g:>5s} "
+                  f"{str(d.get('method', ''))[:6]:6s} {len(d['elements']):8d}  "
+                  f"{__import__('os').path.basename(p)}")
+        return 0
+    path, doc = store.find(args.ref)
+    if args.cal_verb == "show":
+        print(f"{path}\n{doc['array']} at {doc['freq_hz'] / 1e6:.3f} MHz, "
+              f"{doc['sample_rate'] / 1e6:g} MS/s, gain {doc.get('gain_db')}, serials "
+              f"{doc.get('device_serials') or '-'}; created {doc['created']}; method "
+              f"{doc.get('method')}; reference {doc['reference']}")
+        print_offsets(doc)
+        return 0
+    try:
+        if args.format == "json":
+            atomic_write_json(args.out, doc)
+        elif args.format == "csv":
+            rows = ["id,channel,re,im,amp_db,phase_deg,phase_std_deg,amp_std_db,n"]
+            for e in doc["elements"]:
+                rows.append(f"{e['id']},{e['channel']},{e['offset']['re']:.9g},"
+                            f"{e['offset']['im']:.9g},{e['amp_db']:.6f},{e['phase_deg']:.6f},"
+                            f"{e['phase_std_deg']:.6f},{e['amp_std_db']:.6f},{e['n']}")
+            atomic_write_text(args.out, "\n".join(rows) + "\n")
+        else:
+            n = max(int(e["channel"]) for e in doc["elements"]) + 1
+            w = calstore.weights(doc, n)
+            atomic_write_text(args.out, "channel,re,im\n" + "".join(
+                f"{c},{w[c].real:.9g},{w[c].imag:.9g}\n" for c in range(n)))
+    except OSError as e:
+        raise UserError(f"cannot write '{args.out}': {e.strerror}") from None
+    print(f"exported {path} as {args.format} to {args.out}")
+    return 0
+
+
 # ---------------------------------------------------------------- main
-VERBS = [_add_waveform, _add_tx, _add_gnss, _add_demo]
+VERBS = [_add_waveform, _add_tx, _add_gnss, _add_process, _add_report, _add_cal, _add_demo]
 
 
 def build_parser():
