@@ -138,32 +138,27 @@ class OffsetEstimator:
         n = len(t)
         est.t[:n], est.alpha[:n], est.tx[:n], est.snr[:n] = t, alpha, tx, snr
         est.stored = est.accepted = est.frames_seen = n
+        est._located = True
         return est
 
     def _reject(self, why):
         self.rejected[why] = self.rejected.get(why, 0) + 1
 
     def add(self, msg):
-        """One LoS message (dict with gps_time, los, snr_db, valid)."""
+        """One LoS message (dict with gps_time, los, snr_db, valid).
+
+        Positions are looked up later for all kept frames at once (one
+        vectorised interpolation instead of one per frame)."""
         self.frames_seen += 1
         los = np.asarray(msg["los"])
         if los.size <= max(self.chan):
             raise UserError(f"LoS message has {los.size} channels, the array file uses "
                             f"channel {max(self.chan)}")
         a = los[self.chan]
-        snr = np.asarray(msg.get("snr_db", np.full(los.size, np.inf)))[self.chan]
-        valid = np.asarray(msg.get("valid", np.ones(los.size)))[self.chan]
+        snr = np.asarray(msg["snr_db"])[self.chan] if "snr_db" in msg else np.full(a.size, np.inf)
+        valid = np.asarray(msg["valid"])[self.chan] if "valid" in msg else True
         if not np.all(valid) or np.any(snr < self.min_snr) or np.any(a == 0):
             self._reject("low SNR")
-            return
-        t = float(msg["gps_time"])
-        tx = self.tx_track.at([t])[0] + self.tx_offset
-        if self.rx_track is not None:
-            rx = self.rx_track.at([t])[0]
-        else:
-            rx = self.rx_origin
-        if not (np.all(np.isfinite(tx)) and np.all(np.isfinite(rx))):
-            self._reject("no GNSS position")
             return
         self.accepted += 1
         # reservoir sampling (algorithm R): a uniform sample of all accepted frames
@@ -174,13 +169,37 @@ class OffsetEstimator:
             i = int(self.rng.integers(0, self.accepted))
             if i >= self.max_frames:
                 return
-        self.t[i] = t
+        self.t[i] = float(msg["gps_time"])
         self.alpha[i] = a
-        self.tx[i] = tx - rx
+        self.tx[i] = np.nan  # filled by _locate()
         self.snr[i] = snr
+        self._located = False
+
+    def _locate(self):
+        """Transmitter positions (relative to the array) for the kept frames; frames
+        without one are dropped from the sample and counted."""
+        if getattr(self, "_located", True) or self.tx_track is None:
+            return
+        n = self.stored
+        tx = self.tx_track.at(self.t[:n]) + self.tx_offset
+        rx = self.rx_track.at(self.t[:n]) if self.rx_track is not None else self.rx_origin
+        tx = tx - rx
+        ok = np.all(np.isfinite(tx), axis=1)
+        # scale the count of the kept sample to all accepted frames
+        lost = int(round((~ok).sum() * self.accepted / max(1, n)))
+        if lost:
+            self.rejected["no GNSS position"] = self.rejected.get("no GNSS position", 0) + lost
+            self.accepted -= lost
+        keep = np.flatnonzero(ok)
+        m = keep.size
+        self.t[:m], self.alpha[:m], self.snr[:m] = self.t[keep], self.alpha[keep], self.snr[keep]
+        self.tx[:m] = tx[keep]
+        self.stored = m
+        self._located = True
 
     # ---- per-frame quantities ------------------------------------------------
     def frames(self):
+        self._locate()
         n = self.stored
         order = np.argsort(self.t[:n])
         return self.t[:n][order], self.alpha[:n][order], self.tx[:n][order], self.snr[:n][order]
@@ -202,6 +221,7 @@ class OffsetEstimator:
 
     # ---- estimates -------------------------------------------------------------
     def estimate(self, joint=False, fit_lever_arm=False):
+        self._locate()
         if self.stored == 0:
             why = ", ".join(f"{v} {k}" for k, v in self.rejected.items()) or "no frames"
             raise UserError(f"no usable frame for the calibration ({self.frames_seen} seen; "

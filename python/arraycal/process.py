@@ -28,6 +28,21 @@ from .recording import open_recording, sigmf_source
 from .rx_chain import rx_chain
 
 LOS_HEADER = "gps_time,seq,channel,re,im,delay_s,snr_db"
+_K = {k: pmt.intern(k) for k in ("gps_time", "seq", "los", "delay_s", "snr_db", "valid",
+                                 "cfo_hz")}
+
+
+def decode_los(msg):
+    """The LoS message as plain Python/numpy, by direct PMT access (pmt.to_python is
+    several times slower, and this runs for every frame)."""
+    ref = pmt.dict_ref
+    nil = pmt.PMT_NIL
+    return {"gps_time": pmt.to_double(ref(msg, _K["gps_time"], nil)),
+            "seq": pmt.to_uint64(ref(msg, _K["seq"], nil)),
+            "los": np.asarray(pmt.c32vector_elements(ref(msg, _K["los"], nil))),
+            "delay_s": np.asarray(pmt.f64vector_elements(ref(msg, _K["delay_s"], nil))),
+            "snr_db": np.asarray(pmt.f64vector_elements(ref(msg, _K["snr_db"], nil))),
+            "valid": np.asarray(pmt.u8vector_elements(ref(msg, _K["valid"], nil)))}
 
 
 def read_gnss(path, role):
@@ -54,17 +69,15 @@ class LosSink(gr.basic_block):
             self.f.write(LOS_HEADER + "\n")
         self.estimator = estimator
         self.count = 0
+        self._cond = threading.Condition()
         # fault injection for tests: a hard crash (SIGKILL) after N frames
         self.fault_after = int(os.environ.get("ARRAYCAL_FAULT_AFTER_FRAMES", "0") or 0)
         self.done = threading.Event()
         self._last_sync = time.monotonic()
 
     def handle(self, msg):
-        d = pmt.to_python(msg)
-        los = np.asarray(d["los"])
-        delay = np.asarray(d["delay_s"])
-        snr = np.asarray(d["snr_db"])
-        t = d["gps_time"]
+        d = decode_los(msg)
+        los, delay, snr, t = d["los"], d["delay_s"], d["snr_db"], d["gps_time"]
         rows = "".join(f"{t:.7f},{d['seq']},{c},{los[c].real:.7g},{los[c].imag:.7g},"
                        f"{delay[c]:.4e},{snr[c]:.2f}\n" for c in range(los.size))
         self.f.write(rows)
@@ -74,10 +87,26 @@ class LosSink(gr.basic_block):
             self._last_sync = time.monotonic()
         if self.estimator is not None:
             self.estimator.add(d)
-        self.count += 1
+        with self._cond:
+            self.count += 1
+            self._cond.notify_all()
         if self.fault_after and self.count >= self.fault_after:
             import signal
             os.kill(os.getpid(), signal.SIGKILL)
+
+    def wait_until(self, frames, stall_s=0.5):
+        """Block until `frames` messages were handled, or none arrived for stall_s.
+
+        GNU Radio's message queues have no back-pressure: a source that waits
+        here keeps the backlog of LoS messages, and so memory, bounded.
+        """
+        with self._cond:
+            last = self.count
+            while self.count < frames:
+                self._cond.wait(stall_s)
+                if self.count == last:
+                    return  # nothing is coming: frames were missed, not queued
+                last = self.count
 
     def close(self):
         if not self.f.closed:
@@ -162,9 +191,16 @@ def process(iq, array_path, tx_gnss, out_dir, rx_gnss=None, rx_position=None, me
             bar.update(pos - last[0])
             last[0] = pos
 
+    backlog = 2000  # LoS messages allowed in flight
+
+    def on_progress(pos, _orig=on_progress):
+        _orig(pos)
+        sink.wait_until(pos // packet_len - backlog)
+
     src = sigmf_source(rec, on_progress)
     chain = rx_chain(num_chans=rec.num_channels, samp_rate=rec.sample_rate, time_offset=leap,
                      method=method, pick=pick, zero_pad=zero_pad, apes_len=apes_len)
+    packet_len = chain.ls.packet_len()
     tb = gr.top_block()
     for c in range(rec.num_channels):
         tb.connect((src, c), (chain, c))
