@@ -19,3 +19,6 @@ from .tx import packet_source, tx_sink  # noqa: F401
 from .rx_chain import rx_chain  # noqa: F401
 from .gnss_source import gnss_source  # noqa: F401
 from .apply import calibration_apply  # noqa: F401
+from .emulator import channel_emulator  # noqa: F401
+from .rx import (rx_source, sigmf_sink, los_logger, offset_estimator,  # noqa: F401
+                 ubx_pdu_decoder)

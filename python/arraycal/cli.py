@@ -91,7 +91,7 @@ def _add_tx(sub):
     p.set_defaults(func=_cmd_tx)
 
 
-def run_flowgraph(tb, label, progress=None, period=10.0, on_started=None):
+def run_flowgraph(tb, label, progress=None, period=10.0, on_started=None, until=None):
     """Run a top block until it finishes or SIGINT/SIGTERM arrives; stop it cleanly.
 
     on_started() runs once the handlers are in place and the flowgraph is
@@ -114,14 +114,18 @@ def run_flowgraph(tb, label, progress=None, period=10.0, on_started=None):
         next_report = t0 + period
         while not done.is_set() and not stop.is_set():
             done.wait(0.2)
+            if until is not None and until():
+                stop.set()
             if progress and time.monotonic() >= next_report:
                 progress(time.monotonic() - t0)
                 next_report += period
+        stopped_by_user = stop.is_set() and not (until is not None and until())
         if stop.is_set():
-            print(f"{label}: stopping", flush=True)
+            if stopped_by_user:
+                print(f"{label}: stopping", flush=True)
             tb.stop()
             done.wait()
-        return time.monotonic() - t0, stop.is_set()
+        return time.monotonic() - t0, stopped_by_user
     finally:
         for s, h in old.items():
             signal.signal(s, h)
@@ -169,60 +173,58 @@ def _cmd_tx(args):
 
 # ---------------------------------------------------------------- demo
 def _add_demo(sub):
-    p = sub.add_parser("demo", help="the calibration on simulated data, no hardware",
-                       description="Static two-element calibration through the real receive "
-                                   "chain (ZC sync, Moose CFO, LS, CIR/LoS) on a simulated "
-                                   "capture with known element offsets.")
+    p = sub.add_parser(
+        "demo", help="the whole calibration on a simulated campaign, no hardware",
+        description="Runs a simulated campaign through the real flowgraph: the transmitter's "
+                    "packet source, a channel emulator (moving transmitter, element offsets, "
+                    "ground reflection, CFO, noise, and the UBX logs of both GNSS receivers), "
+                    "the C++ receive chain, the GNSS reader, offset estimation, the "
+                    "calibration store and the report; then compares with the truth. "
+                    "Default: the thesis's outdoor set-up (2 elements 0.155 m apart, 1.3 GHz, "
+                    "4 MS/s, snake walk).")
+    p.add_argument("--scenario", choices=("snake", "turntable", "orbit"), default="snake")
+    p.add_argument("--freq", type=_eng_float, default=1.3e9, help="Hz (default 1.3e9)")
+    p.add_argument("--rate", type=_eng_float, default=4e6, help="S/s (default 4e6)")
+    p.add_argument("--duration", type=_eng_float, default=30.0, help="campaign seconds (30)")
+    p.add_argument("--elements", type=int, default=2,
+                   help="2: the thesis's pair; more: a half-wavelength line")
+    p.add_argument("--method", choices=("fft", "apes"), default="fft")
     p.add_argument("--snr", type=_eng_float, default=20.0, help="per-sample SNR, dB")
-    p.add_argument("--packets", type=int, default=400, help="packets to simulate")
+    p.add_argument("--heading-error", type=_eng_float, default=0.0,
+                   help="degrees of compass error in the array file")
+    p.add_argument("--joint-geometry", action="store_true",
+                   help="estimate the heading correction with the offsets")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", default="arraycal-demo", help="output directory")
+    p.add_argument("--store", help="calibration store (default: the user store)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_demo)
 
 
 def _cmd_demo(args):
-    import numpy as np
-    import pmt
-    from gnuradio import blocks, gr
-    from . import waveform as wf
-    from .arraycal_python import zc_sync, moose_cfo, ls_chanest, los_estimator
-
-    rng = np.random.default_rng(args.seed)
-    x = wf.packet().astype(np.complex128)
-    K, fs = len(x), 4e6
-    # two elements 0.155 m apart at 1.3 GHz, transmitter 8 m away at 30 deg
-    lam = 299792458.0 / 1.3e9
-    true = np.array([1.0, 0.8 * np.exp(1j * np.deg2rad(-47.0))])  # hardware offsets
-    d = 8.0 + np.array([0.0, 0.155 * np.sin(np.deg2rad(30.0))])
-    beta = lam / (4 * np.pi * d) * np.exp(-2j * np.pi * d / lam)
-    delays = d / 299792458.0 * fs
-    kc = np.fft.fftfreq(K) * K
-    chans = []
-    for k in range(2):
-        H = np.exp(-2j * np.pi * kc * delays[k] / K)
-        period = np.fft.ifft(np.fft.fft(x) * H) * beta[k] * true[k] / abs(beta[0])
-        s = np.tile(period, args.packets) * np.exp(2j * np.pi * 900.0 * np.arange(args.packets * K) / fs)
-        s += np.sqrt(10 ** (-args.snr / 10) / 2) * (rng.standard_normal(s.size) + 1j * rng.standard_normal(s.size))
-        chans.append(s.astype(np.complex64))
-    tb = gr.top_block()
-    sync = zc_sync(wf.preamble(), 2, 0.2, K, 4, 3, fs, 0.0, 2)
-    cfo = moose_cfo(139, 2, fs, True)
-    ls = ls_chanest(x.astype(np.complex64), 2)
-    los = los_estimator(K, 2, fs)
-    dbg = blocks.message_debug()
-    for c in range(2):
-        tb.connect(blocks.vector_source_c(chans[c].tolist()), (sync, c), (cfo, c), (ls, c), (los, c))
-    tb.msg_connect(los, "los", dbg, "store")
-    print(f"arraycal demo: {args.packets} packets, 2 elements, SNR {args.snr:g} dB, "
-          "through zc_sync -> moose_cfo -> ls_chanest -> los_estimator", flush=True)
-    tb.run()
-    msgs = [pmt.to_python(dbg.get_message(i)) for i in range(dbg.num_messages())]
-    alpha = np.array([m["los"] for m in msgs])
-    ratio = (alpha[:, 1] / beta[1]) / (alpha[:, 0] / beta[0])  # remove the known geometry
-    est = np.mean(np.abs(ratio)) * np.exp(1j * np.angle(np.mean(ratio / np.abs(ratio))))
-    print(f"frames: {len(msgs)}, mean CFO {np.mean([m['cfo_hz'] for m in msgs]):.1f} Hz (true 900)")
-    print("element  true amp_dB phase_deg   estimated amp_dB phase_deg")
-    print(f"  1      {20*np.log10(abs(true[1])):8.2f} {np.angle(true[1], deg=True):9.2f}"
-          f"             {20*np.log10(abs(est)):8.2f} {np.angle(est, deg=True):9.2f}")
+    from .demo import comparison_table, run_demo
+    if args.elements < 2:
+        raise UserError("a calibration needs at least 2 elements")
+    if not 0 < args.duration <= 3600:
+        raise UserError("duration must be in (0, 3600] s")
+    print(f"arraycal demo: {args.scenario} campaign, {args.duration:g} s, {args.elements} "
+          f"elements, {args.freq / 1e9:g} GHz, {args.rate / 1e6:g} MS/s, SNR {args.snr:g} dB, "
+          f"method {args.method}", flush=True)
+    r = run_demo(args.out, args.scenario, args.freq, args.rate, args.duration, args.elements,
+                 args.method, args.snr, args.seed, args.store, args.heading_error,
+                 args.joint_geometry, progress=not args.quiet)
+    doc = r["doc"]
+    q = doc["quality"]
+    table, worst = comparison_table(doc, r["truth"])
+    print(f"{q['frames_used']} of {q['frames_seen']} frames used; "
+          f"{args.duration / r['elapsed_s']:.1f}x real time")
+    if q.get("joint_geometry"):
+        print(f"heading correction {q['heading_correction_deg']:+.2f} deg "
+              f"(the array file was {args.heading_error:+g} deg off)")
+    print(table)
+    print(f"worst error: {worst[0]:.3f} deg, {worst[1]:.3f} dB")
+    print(f"wrote {args.out}/calibration.json, los.csv, report.txt, figures"
+          + (f"; stored {r['store_path']}" if r["store_path"] else ""))
     return 0
 
 
@@ -358,7 +360,12 @@ def _add_process(sub):
                     "file, give each element's offset against the reference. Writes "
                     "OUT/los.csv, OUT/calibration.json, OUT/report.txt and figures, and adds "
                     "the calibration to the store.")
-    p.add_argument("--iq", required=True, help="recording, REC.sigmf-meta")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--iq", help="recording, REC.sigmf-meta")
+    src.add_argument("--los", help="instead of a recording: a LoS log (los.csv) from "
+                                   "arraycal rx or a receiver flowgraph (needs --freq, --rate)")
+    p.add_argument("--freq", type=_eng_float, help="with --los: carrier frequency, Hz")
+    p.add_argument("--rate", type=_eng_float, help="with --los: sample rate, S/s")
     p.add_argument("--array", required=True, help="array file (YAML)")
     p.add_argument("--tx-gnss", required=True, help="transmitter GNSS: UBX log or RTKLIB .pos")
     p.add_argument("--rx-gnss", help="the array's GNSS log (UBX or .pos); its median is used")
@@ -397,6 +404,18 @@ def _cmd_process(args):
     from . import geometry
     from .process import process
     q = geometry.QualityGate(args.min_fix_type, args.min_carr_soln, args.max_h_acc)
+    if args.los:
+        from .process import calibrate_from_los
+        if not args.freq or not args.rate:
+            raise UserError("--los needs --freq and --rate")
+        s = calibrate_from_los(args.los, args.array, args.tx_gnss, args.out, args.freq,
+                               args.rate, rx_gnss=args.rx_gnss, rx_position=args.rx_position,
+                               joint=args.joint_geometry, fit_lever_arm=args.fit_lever_arm,
+                               quality=q, tx_offset_enu=args.tx_offset, min_snr_db=args.min_snr,
+                               store=args.store, method=args.method)
+        print_offsets(s["doc"])
+        print(f"wrote {args.out}/calibration.json, report.txt; stored {s['store_path']}")
+        return 0
     s = process(args.iq, args.array, args.tx_gnss, args.out, rx_gnss=args.rx_gnss,
                 rx_position=args.rx_position, method=args.method, pick=args.pick,
                 apes_len=args.apes_len, zero_pad=args.zero_pad, joint=args.joint_geometry,
@@ -497,8 +516,159 @@ def _cmd_cal(args):
     return 0
 
 
+# ---------------------------------------------------------------- rx
+def _add_rx(sub):
+    p = sub.add_parser(
+        "rx", help="live receiver (USRP, or ZMQ / recording): LoS log, recording, calibration",
+        description="Live receiver: N channels from a USRP (or a ZMQ socket / a SigMF "
+                    "recording) through the receive chain; LoS log OUT/los.csv appended and "
+                    "flushed, optional SigMF recording, offsets printed while transmitter "
+                    "positions arrive (--tx-gnss zmq:ADDR) and a calibration at the end "
+                    "(--array with --tx-gnss). Ctrl-C stops.")
+    p.add_argument("--source", default="uhd", help="uhd | zmq:ADDR | file:REC.sigmf-meta")
+    p.add_argument("--channels", type=int, default=2)
+    p.add_argument("--rate", type=_eng_float, default=4e6)
+    p.add_argument("--freq", type=_eng_float, default=1.3e9)
+    p.add_argument("--gain", type=_eng_float, default=40.0)
+    p.add_argument("--antenna", default="RX2")
+    p.add_argument("--serial", default="")
+    p.add_argument("--args", default="", help="extra UHD device args")
+    p.add_argument("--clock-source", default="internal")
+    p.add_argument("--time-source", default="internal")
+    p.add_argument("--sync", default="pc_clock",
+                   choices=("gps_time", "pc_clock", "pc_clock_next_pps", "none"),
+                   help="how the USRP time is set (gps_time: from --gnss-port's TIM-TP at the "
+                        "next PPS; the PPS must reach the USRP)")
+    p.add_argument("--gnss-port", help="the array's u-blox receiver (TIM-TP for gps_time)")
+    p.add_argument("--time-offset", type=_eng_float,
+                   help="override GPS - rx_time (s); default follows --sync")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--record", action="store_true", help="also record OUT/recording.sigmf-*")
+    p.add_argument("--duration", type=_eng_float, default=0.0,
+                   help="stop after this many seconds of samples (default: Ctrl-C)")
+    p.add_argument("--idle-stop", type=_eng_float, default=3.0,
+                   help="zmq/file: stop when no sample came for this long (s)")
+    p.add_argument("--method", choices=("fft", "apes"), default="fft")
+    p.add_argument("--array", help="array file: offsets live and at the end")
+    p.add_argument("--tx-gnss", help="zmq:ADDR of the transmitter's UBX, or its log (at the end)")
+    p.add_argument("--rx-gnss", help="the array's GNSS log (for its position)")
+    p.add_argument("--rx-position", type=_triple, help="LAT,LON,HEIGHT of the array antenna")
+    p.add_argument("--store", help="calibration store (default: the user store)")
+    p.set_defaults(func=_cmd_rx)
+
+
+def _cmd_rx(args):
+    import os
+    from gnuradio import gr
+    from . import timeutil
+    from .rx import los_logger, offset_estimator, rx_source, sigmf_sink, ubx_pdu_decoder
+    from .rx_chain import rx_chain
+    os.makedirs(args.out, exist_ok=True)
+    next_pps = None
+    if args.sync == "gps_time" and args.source.startswith("uhd"):
+        if not args.gnss_port:
+            raise UserError("--sync gps_time needs --gnss-port (the TIM-TP of the next pulse)")
+        next_pps = _read_next_pps(args.gnss_port)
+    try:
+        src = rx_source(args.source, args.channels, args.rate, args.freq, args.gain,
+                        args.antenna, args.serial, args.args, args.clock_source,
+                        args.time_source, args.sync, next_pps)
+    except RuntimeError as e:
+        raise UserError(f"{args.source} source: {' '.join(str(e).split())}") from None
+    offset = src.time_offset() if args.time_offset is None else args.time_offset
+    chain = rx_chain(num_chans=args.channels, samp_rate=args.rate, time_offset=offset,
+                     method=args.method)
+    los_path = os.path.join(args.out, "los.csv")
+    logger = los_logger(los_path)
+    tb = gr.top_block()
+    for c in range(args.channels):
+        tb.connect((src, c), (chain, c))
+    tb.msg_connect(chain, "los", logger, "los")
+    if args.record:
+        rec = sigmf_sink(os.path.join(args.out, "recording"), args.channels, args.rate,
+                         args.freq, args.gain, [args.serial] if args.serial else [], offset)
+        for c in range(args.channels):
+            tb.connect((src, c), (rec, c))
+    live = None
+    if args.array and args.tx_gnss and args.tx_gnss.startswith("zmq:"):
+        from gnuradio import zeromq
+        live = offset_estimator(args.array, args.freq, args.rate, 1000,
+                                rx_position=",".join(map(str, args.rx_position))
+                                if args.rx_position else "")
+        sub = zeromq.sub_msg_source(args.tx_gnss[4:], 100, False)
+        dec = ubx_pdu_decoder("tx")
+        tb.msg_connect(sub, "out", dec, "pdus")
+        tb.msg_connect(dec, "gnss", live, "gnss")
+        tb.msg_connect(chain, "los", live, "los")
+    limit = int(args.duration * args.rate) if args.duration > 0 else 0
+    state = {"last": -1, "since": time.monotonic()}
+
+    def consumed():
+        return chain.sync.nitems_read(0)
+
+    def done():
+        n = consumed()
+        if limit and n >= limit:
+            return True
+        if n != state["last"]:
+            state["last"], state["since"] = n, time.monotonic()
+        elif src.kind != "uhd" and n > 0 and time.monotonic() - state["since"] > args.idle_stop:
+            return True
+        return False
+
+    def progress(elapsed):
+        st = chain.stats()
+        line = (f"arraycal rx: {consumed() / args.rate:.1f} s of samples, {st['frames']} frames, "
+                f"{st['misses']} missed")
+        if live is not None and live.last is not None:
+            line += "; offsets " + ", ".join(
+                f"{e.id} {e.phase_deg:+.1f} deg {e.amp_db:+.2f} dB" for e in live.last.elements)
+        print(line, flush=True)
+
+    def started():
+        print(f"arraycal rx: {args.channels} channels from {args.source} at "
+              f"{args.rate / 1e6:g} MS/s, GPS - rx_time {offset:g} s, LoS log {los_path}"
+              + (", Ctrl-C to stop" if not limit else f", {args.duration:g} s"), flush=True)
+
+    elapsed, stopped = run_flowgraph(tb, "arraycal rx", progress, period=10.0,
+                                     on_started=started, until=done)
+    logger.close()
+    st = chain.stats()
+    print(f"arraycal rx: {'stopped' if stopped else 'done'}; {st['frames']} frames, "
+          f"{logger.count} logged", flush=True)
+    if args.array and args.tx_gnss and not args.tx_gnss.startswith("zmq:"):
+        from .process import calibrate_from_los
+        s = calibrate_from_los(los_path, args.array, args.tx_gnss, args.out, args.freq,
+                               args.rate, rx_gnss=args.rx_gnss, rx_position=args.rx_position,
+                               store=args.store, method=args.method, gain_db=args.gain,
+                               serials=[args.serial] if args.serial else [])
+        print_offsets(s["doc"])
+        print(f"wrote {args.out}/calibration.json; stored {s['store_path']}")
+    return 0
+
+
+def _read_next_pps(port, timeout=5.0):
+    """Time of the next PPS from the receiver's TIM-TP messages."""
+    from . import gnss, timeutil
+    from .gnsslog import open_port
+    try:
+        dev = open_port(port, 38400)
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot open {port}: {e}") from None
+    dec = gnss.UbxDecoder("rx")
+    t_end = time.monotonic() + timeout
+    with dev:
+        while time.monotonic() < t_end:
+            dec.feed(dev.read(1024))
+            if dec.assembler.tim_tp:
+                return timeutil.next_pps_from_tim_tp(dec.assembler.tim_tp[-1][1],
+                                                     dec.stats.leap_seconds)
+    raise UserError(f"no TIM-TP from {port} within {timeout:g} s: enable UBX-TIM-TP output")
+
+
 # ---------------------------------------------------------------- main
-VERBS = [_add_waveform, _add_tx, _add_gnss, _add_process, _add_report, _add_cal, _add_demo]
+VERBS = [_add_waveform, _add_tx, _add_rx, _add_gnss, _add_process, _add_report, _add_cal,
+         _add_demo]
 
 
 def build_parser():

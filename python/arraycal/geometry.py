@@ -188,8 +188,13 @@ def gate(fixes, quality):
 class Track:
     """Positions of one GNSS antenna over time, interpolated in a local ENU frame.
 
-    Times outside the data, or in a gap between fixes longer than max_gap_s,
-    give NaN: positions are interpolated, never extrapolated.
+    Akima splines through the fixes (local, without the overshoot of cubic
+    splines at a walker's corners): a transmitter moving fast between 5 Hz
+    fixes is off its chord by centimetres, which straight lines would turn
+    into degrees of phase across a baseline. Segments with fewer than five
+    fixes are interpolated linearly. Times outside the data, or in a gap
+    between fixes longer than max_gap_s, give NaN: positions are
+    interpolated, never extrapolated.
     """
 
     def __init__(self, fixes, origin, max_gap_s=2.0):
@@ -197,37 +202,41 @@ class Track:
         if not fixes:
             raise UserError("no usable GNSS fix to build a track from")
         self.origin = origin
-        self.t = np.array([f.gps_time for f in fixes])
-        if np.any(np.diff(self.t) <= 0):
-            keep = np.concatenate([[True], np.diff(self.t) > 0])
-            self.t = self.t[keep]
-            fixes = [f for f, k in zip(fixes, keep) if k]
+        t = np.array([f.gps_time for f in fixes])
+        keep = np.concatenate([[True], np.diff(t) > 0])
+        fixes = [f for f, k in zip(fixes, keep) if k]
+        self.t = t[keep]
         lat = np.array([f.lat for f in fixes])
         lon = np.array([f.lon for f in fixes])
         h = np.array([f.height for f in fixes])
         e, n, u = pymap3d.geodetic2enu(lat, lon, h, *origin)
         self.enu = np.stack([e, n, u], axis=1)
         self.max_gap = max_gap_s
+        # segments between gaps, each with its own interpolator
+        cuts = np.flatnonzero(np.diff(self.t) > max_gap_s) + 1
+        self.segments = []
+        for a, b in zip(np.concatenate([[0], cuts]), np.concatenate([cuts, [len(self.t)]])):
+            ts, ps = self.t[a:b], self.enu[a:b]
+            if len(ts) >= 5:
+                from scipy.interpolate import Akima1DInterpolator
+                f = Akima1DInterpolator(ts, ps, axis=0)
+            elif len(ts) >= 2:
+                f = (lambda ts, ps: lambda x: np.stack(
+                    [np.interp(x, ts, ps[:, j]) for j in range(3)], axis=-1))(ts, ps)
+            else:
+                f = (lambda p: lambda x: np.broadcast_to(p, (len(x), 3)).copy())(ps[0])
+            self.segments.append((ts[0], ts[-1], f))
+        self._starts = np.array([seg[0] for seg in self.segments])
 
     def at(self, times):
         """ENU (m) at the given GPS times, (n, 3); NaN rows where unknown."""
         times = np.atleast_1d(np.asarray(times, dtype=float))
         out = np.full((len(times), 3), np.nan)
-        if len(self.t) == 1:
-            ok = times == self.t[0]
-            out[ok] = self.enu[0]
-            return out
-        i = np.searchsorted(self.t, times, side="right") - 1
-        inside = (times >= self.t[0]) & (times <= self.t[-1])
-        i = np.clip(i, 0, len(self.t) - 2)
-        t0, t1 = self.t[i], self.t[i + 1]
-        ok = inside & ((t1 - t0) <= self.max_gap)
-        # exactly at a fix: fine even across a gap
-        exact = inside & ((times == t0) | (times == t1))
-        w = np.where(t1 > t0, (times - t0) / np.where(t1 > t0, t1 - t0, 1), 0.0)
-        val = self.enu[i] + (self.enu[i + 1] - self.enu[i]) * w[:, None]
-        use = ok | exact
-        out[use] = val[use]
+        which = np.searchsorted(self._starts, times, side="right") - 1
+        for s, (t0, t1, f) in enumerate(self.segments):
+            sel = (which == s) & (times >= t0) & (times <= t1)
+            if sel.any():
+                out[sel] = f(times[sel])
         return out
 
 

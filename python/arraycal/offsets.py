@@ -127,6 +127,8 @@ class OffsetEstimator:
         self.tx = np.empty((self.max_frames, 3))
         self.snr = np.empty((self.max_frames, n))
         self.stored = 0
+        self._version = 0
+        self._cache = None
         self.frames_seen = 0
         self.accepted = 0
         self.rejected = {}
@@ -138,7 +140,8 @@ class OffsetEstimator:
         n = len(t)
         est.t[:n], est.alpha[:n], est.tx[:n], est.snr[:n] = t, alpha, tx, snr
         est.stored = est.accepted = est.frames_seen = n
-        est._located = True
+        est._version += 1
+        est._cache = ((est._version, id(None), id(None), None), (t, alpha, tx, snr))
         return est
 
     def _reject(self, why):
@@ -171,42 +174,47 @@ class OffsetEstimator:
                 return
         self.t[i] = float(msg["gps_time"])
         self.alpha[i] = a
-        self.tx[i] = np.nan  # filled by _locate()
         self.snr[i] = snr
-        self._located = False
-
-    def _locate(self):
-        """Transmitter positions (relative to the array) for the kept frames; frames
-        without one are dropped from the sample and counted."""
-        if getattr(self, "_located", True) or self.tx_track is None:
-            return
-        n = self.stored
-        tx = self.tx_track.at(self.t[:n]) + self.tx_offset
-        rx = self.rx_track.at(self.t[:n]) if self.rx_track is not None else self.rx_origin
-        tx = tx - rx
-        ok = np.all(np.isfinite(tx), axis=1)
-        # scale the count of the kept sample to all accepted frames
-        lost = int(round((~ok).sum() * self.accepted / max(1, n)))
-        if lost:
-            self.rejected["no GNSS position"] = self.rejected.get("no GNSS position", 0) + lost
-            self.accepted -= lost
-        keep = np.flatnonzero(ok)
-        m = keep.size
-        self.t[:m], self.alpha[:m], self.snr[:m] = self.t[keep], self.alpha[keep], self.snr[keep]
-        self.tx[:m] = tx[keep]
-        self.stored = m
-        self._located = True
+        self._version += 1
 
     # ---- per-frame quantities ------------------------------------------------
-    def frames(self):
-        self._locate()
+    def frames(self, until=None):
+        """Kept frames that have a transmitter position (time order): t, alpha, tx
+        (relative to the array's GNSS antenna), snr. Positions are interpolated here,
+        once per change, for all kept frames; `until` leaves out later frames (live
+        use: fixes for them may still come)."""
+        key = (self._version, id(self.tx_track), id(self.rx_track), until)
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
         n = self.stored
-        order = np.argsort(self.t[:n])
-        return self.t[:n][order], self.alpha[:n][order], self.tx[:n][order], self.snr[:n][order]
+        t = self.t[:n]
+        if self.tx_track is None:
+            raise UserError("no transmitter track to locate the frames with")
+        tx = self.tx_track.at(t) + self.tx_offset
+        rx = self.rx_track.at(t) if self.rx_track is not None else self.rx_origin
+        tx = tx - rx
+        ok = np.all(np.isfinite(tx), axis=1)
+        if until is not None:
+            ok &= t <= until
+        order = np.argsort(t[ok])
+        idx = np.flatnonzero(ok)[order]
+        out = (t[idx], self.alpha[:n][idx], tx[idx], self.snr[:n][idx])
+        self._cache = (key, out)
+        return out
 
-    def compensated(self, heading_deg=None, lever_arm_m=None):
+    def positions_missing(self, until=None):
+        """Accepted frames without a transmitter position (scaled from the kept sample)."""
+        n = self.stored
+        if n == 0:
+            return 0
+        t = self.t[:n]
+        have = len(self.frames(until)[0])
+        pending = int(np.sum(t > until)) if until is not None else 0
+        return int(round((n - have - pending) * self.accepted / n))
+
+    def compensated(self, heading_deg=None, lever_arm_m=None, until=None):
         """Per-frame ratios d_eps_k (frames, elements), and distances (frames, elements)."""
-        t, alpha, tx, _ = self.frames()
+        t, alpha, tx, _ = self.frames(until)
         elem = self.array.element_enu(heading_deg, lever_arm_m)
         d, _, _ = geometry.los_geometry(tx, elem)
         beta = self.lam / (4 * np.pi * d) * np.exp(-2j * np.pi * d / self.lam)
@@ -220,12 +228,15 @@ class OffsetEstimator:
                                          if heading_deg is None else heading_deg)
 
     # ---- estimates -------------------------------------------------------------
-    def estimate(self, joint=False, fit_lever_arm=False):
-        self._locate()
-        if self.stored == 0:
-            why = ", ".join(f"{v} {k}" for k, v in self.rejected.items()) or "no frames"
+    def estimate(self, joint=False, fit_lever_arm=False, until=None):
+        rejected = dict(self.rejected)
+        missing = self.positions_missing(until) if self.stored else 0
+        if missing:
+            rejected["no GNSS position"] = missing
+        if self.stored == 0 or len(self.frames(until)[0]) == 0:
+            why = ", ".join(f"{v} {k}" for k, v in rejected.items()) or "no frames"
             raise UserError(f"no usable frame for the calibration ({self.frames_seen} seen; "
-                            f"rejected: {why})")
+                            f"not used: {why})")
         heading = self.array.heading_deg
         lever = np.zeros(3)
         hc = 0.0
@@ -237,7 +248,7 @@ class OffsetEstimator:
             extra = {"heading_std_deg": fit["heading_std_deg"],
                      "lever_arm_correction_m": list(map(float, lever)),
                      "lever_arm_std_m": fit["lever_arm_std_m"]}
-        ratio, _ = self.compensated(heading, lever)
+        ratio, _ = self.compensated(heading, lever, until)
         out = []
         kept_any = np.zeros(ratio.shape[0], bool)
         for k, e in enumerate(self.array.elements):
@@ -250,12 +261,15 @@ class OffsetEstimator:
             out.append(ElementOffset(e.id, e.channel, complex(m), 20 * math.log10(abs(m)),
                                      math.degrees(np.angle(m)), math.degrees(ps), as_,
                                      int(keep.sum())))
-        rej = dict(self.rejected)
+        rej = rejected
         outliers = int(ratio.shape[0] - kept_any.sum()) if len(out) > 1 else 0
         if outliers:
             rej["outlier"] = outliers
+        used = self.accepted - missing - (int(round(np.sum(self.t[:self.stored] > until) *
+                                                    self.accepted / self.stored))
+                                          if until is not None else 0)
         return OffsetResult(self.freq, self.array.reference, out, self.frames_seen,
-                            self.accepted, rej, heading, hc, joint=joint, **extra)
+                            used, rej, heading, hc, joint=joint, **extra)
 
     def fit_geometry(self, fit_lever_arm=False, search_deg=15.0):
         """Heading (and lever arm) correction that makes the relative phases follow

@@ -241,6 +241,84 @@ def process(iq, array_path, tx_gnss, out_dir, rx_gnss=None, rx_position=None, me
     return summary
 
 
+def read_los_csv(path, chunk=20000):
+    """Frames of a LoS log (los.csv), as LoS message dicts, in order. Streams the file."""
+    import csv
+    if not os.path.isfile(path):
+        raise UserError(f"LoS log '{path}' not found")
+    with open(path, newline="") as f:
+        rd = csv.reader(f)
+        head = next(rd, None)
+        if head != LOS_HEADER.split(","):
+            raise UserError(f"{path}: not an arraycal LoS log (header {head})")
+        cur, rows = None, []
+        for lineno, row in enumerate(rd, 2):
+            if len(row) != 7:
+                continue  # a half-written last line after a crash
+            try:
+                t, seq, ch = float(row[0]), int(row[1]), int(row[2])
+                vals = (complex(float(row[3]), float(row[4])), float(row[5]), float(row[6]))
+            except ValueError:
+                continue
+            if cur is not None and (seq, t) != cur:
+                yield _frame(cur, rows)
+                rows = []
+            cur = (seq, t)
+            rows.append((ch,) + vals)
+        if rows:
+            yield _frame(cur, rows)
+
+
+def _frame(key, rows):
+    n = max(r[0] for r in rows) + 1
+    los = np.zeros(n, complex)
+    delay, snr = np.zeros(n), np.full(n, -np.inf)
+    for ch, z, d, s_ in rows:
+        los[ch], delay[ch], snr[ch] = z, d, s_
+    return {"gps_time": key[1], "seq": key[0], "los": los, "delay_s": delay, "snr_db": snr,
+            "valid": np.isfinite(snr).astype(np.uint8)}
+
+
+def calibrate_from_los(los_csv, array_path, tx_gnss, out_dir, freq_hz, samp_rate, rx_gnss=None,
+                       rx_position=None, joint=False, fit_lever_arm=False, quality=None,
+                       tx_offset_enu=(0.0, 0.0, 0.0), min_snr_db=10.0, store=None,
+                       method="fft", gain_db=None, serials=(), report=True):
+    """The calibration from a LoS log (arraycal rx, a receiver flowgraph) + GNSS."""
+    array = geometry.load_array(array_path)
+    quality = quality or geometry.QualityGate()
+    tx_fixes, tx_dec = read_gnss(tx_gnss, "tx")
+    tx_good, tx_rej = geometry.gate(gnss.require_fixes(tx_fixes, tx_gnss), quality)
+    if not tx_good:
+        raise UserError(f"{tx_gnss}: all transmitter fixes fail the quality gate")
+    if rx_gnss:
+        rx_fixes, _ = read_gnss(rx_gnss, "rx")
+        rx_good, _ = geometry.gate(gnss.require_fixes(rx_fixes, rx_gnss), quality)
+        if not rx_good:
+            raise UserError(f"{rx_gnss}: all receiver fixes fail the quality gate")
+        origin = _median_position(rx_good)
+    elif rx_position is not None:
+        origin = tuple(float(x) for x in rx_position)
+    else:
+        raise UserError("the array's position is needed: --rx-gnss FILE or "
+                        "--rx-position LAT,LON,HEIGHT")
+    track = geometry.Track(tx_good, origin)
+    est = OffsetEstimator(array, freq_hz, track, tx_offset_enu=tx_offset_enu,
+                          min_snr_db=min_snr_db)
+    for frame in read_los_csv(los_csv):
+        est.add(frame)
+    result = est.estimate(joint=joint, fit_lever_arm=fit_lever_arm)
+    doc = calstore.make_document(array, result, samp_rate, gain_db, serials, method,
+                                 quality={"los_log": os.path.basename(los_csv),
+                                          "tx_fixes": len(tx_fixes), "tx_fixes_rejected": tx_rej})
+    os.makedirs(out_dir, exist_ok=True)
+    atomic_write_json(os.path.join(out_dir, "calibration.json"), doc)
+    store_path = calstore.Store(store).add(doc)
+    if report:
+        from .report import write_report
+        write_report(out_dir, array, est, result, doc)
+    return {"doc": doc, "result": result, "store_path": store_path, "estimator": est}
+
+
 def regenerate_report(out_dir):
     """Report from a process output directory (calibration.json, frames.npz, array.yaml)."""
     from .offsets import OffsetEstimator, ElementOffset, OffsetResult
