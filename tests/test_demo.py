@@ -62,10 +62,14 @@ def test_demo_scenarios(scenario, elements, freq, method, tmp_path):
 def test_unresolved_ground_reflection_biases_as_the_two_ray_model_says(tmp_path):
     # a ground reflection in the turntable geometry (5 m, image 3 m down) is
     # 0.68 m behind the LoS: unresolvable at 1 MS/s. Each element's LoS is then
-    # g_k (1 + G d_k/dr_k exp(-j k (dr_k - d_k))), and the calibration must
-    # report exactly the mean phase of that factor's ratio: closed form here.
+    # g_k (1 + G d_k/dr_k exp(-j k (dr_k - d_k))): the per-frame offsets the
+    # chain measures (geometry removed) must average, on the circle, to the
+    # mean phase of that factor's ratio, computed here in closed form. (The
+    # stored offset is a robust mean, which trims the tails of this broad
+    # spread; trimming is tested on its own.) Exact positions: 25 fixes with
+    # 1 cm of noise would add ~0.1 deg of uncertainty to the mean.
     r = run_demo(str(tmp_path / "d"), "turntable", 3e9, 1e6, 5.0, 4, "fft",
-                 store=str(tmp_path / "s"), progress=False, reflection=-0.3)
+                 store=str(tmp_path / "s"), progress=False, reflection=-0.3, gnss_sigma=0.0)
     arr, emu = r["array"], r["emulator"]
     lam = 299792458.0 / 3e9
     E = arr.element_enu()
@@ -80,13 +84,16 @@ def test_unresolved_ground_reflection_biases_as_the_two_ray_model_says(tmp_path)
             f.append(1 - 0.3 * d / dr * np.exp(-2j * np.pi * (dr - d) / lam))
         for k in range(4):
             ratios[k].append(f[k] / f[0])
-    for k, e in enumerate(r["doc"]["elements"]):
-        z = complex(e["offset"]["re"], e["offset"]["im"]) / r["truth"][e["id"]]
+    measured, _ = r["estimator"].compensated()
+    for k, e in enumerate(arr.elements):
+        z = measured[:, k] / r["truth"][e.id]
+        got = np.degrees(np.angle(np.mean(z / np.abs(z))))
         want = np.array(ratios[k])
         want_deg = np.degrees(np.angle(np.mean(want / np.abs(want))))
-        assert np.degrees(np.angle(z)) == pytest.approx(want_deg, abs=0.15), e["id"]
-        assert e["phase_std_deg"] == pytest.approx(np.degrees(np.std(np.angle(want))), abs=0.5)
-    # the largest bias is real: a chamber with a ground would not calibrate to 1 deg
+        assert got == pytest.approx(want_deg, abs=0.1), e.id
+        assert np.degrees(np.std(np.angle(z))) == pytest.approx(
+            np.degrees(np.std(np.angle(want))), abs=0.5)
+    # the bias is real and large: a chamber with a ground would not calibrate to 1 deg
     assert max(abs(np.degrees(np.angle(np.mean(np.array(v))))) for v in ratios.values()) > 1.0
 
 

@@ -47,7 +47,8 @@ def demo_array(elements, freq_hz, spacing=None):
 
 def run_demo(out_dir="arraycal-demo", scenario="snake", freq_hz=1.3e9, samp_rate=4e6,
              duration_s=40.0, elements=2, method="fft", snr_db=20.0, seed=1, store=None,
-             heading_error_deg=0.0, joint=False, progress=True, log=print, reflection=None):
+             heading_error_deg=0.0, joint=False, progress=True, log=print, reflection=None,
+             gnss_sigma=0.01):
     os.makedirs(out_dir, exist_ok=True)
     array = demo_array(elements, freq_hz)
     tx_ubx, rx_ubx = os.path.join(out_dir, "tx.ubx"), os.path.join(out_dir, "rx.ubx")
@@ -72,7 +73,7 @@ def run_demo(out_dir="arraycal-demo", scenario="snake", freq_hz=1.3e9, samp_rate
 
     emu = channel_emulator(array, freq_hz, samp_rate, scenario, duration_s, None, snr_db,
                            reflection_gamma=reflection, tx_ubx=tx_ubx, rx_ubx=rx_ubx, seed=seed,
-                           progress=on_progress)
+                           gnss_sigma_m=gnss_sigma, progress=on_progress)
     # the array file the user would have: possibly with a compass error
     believed = geometry.parse_array(dict(geometry.array_to_dict(array),
                                          heading_deg=array.heading_deg + heading_error_deg))
@@ -118,7 +119,8 @@ def run_demo(out_dir="arraycal-demo", scenario="snake", freq_hz=1.3e9, samp_rate
     write_report(out_dir, believed, est, result, doc)
     return {"doc": doc, "truth": emu.truth(), "elapsed_s": elapsed, "array": array,
             "emulator": emu,
-            "store_path": store_path, "stats": stats, "result": result, "believed": believed}
+            "store_path": store_path, "stats": stats, "result": result, "believed": believed,
+            "estimator": est}
 
 
 def comparison_table(doc, truth):

@@ -115,7 +115,10 @@ class channel_emulator(gr.sync_block):
         gr.sync_block.__init__(self, name="channel_emulator", in_sig=[np.complex64],
                                out_sig=[np.complex64] * self.nch)
         self.K = int(packet_len)
-        self.set_output_multiple(self.K)
+        # random draws in fixed blocks of packets, so that a seed gives the
+        # same signal whatever sizes the scheduler's work calls have
+        self.block_packets = 8
+        self.set_output_multiple(self.K * self.block_packets)
         self.fs, self.freq = float(samp_rate), float(freq_hz)
         self.lam = C / self.freq
         self.traj = make_trajectory(scenario, arr.heading_deg) if isinstance(
@@ -180,7 +183,8 @@ class channel_emulator(gr.sync_block):
 
     def work(self, input_items, output_items):
         x = input_items[0]
-        n = len(x) - len(x) % self.K
+        step = self.K * self.block_packets
+        n = len(x) - len(x) % step
         start = self.nitems_read(0)
         if self.limit:
             n = min(n, self.limit - start)
@@ -189,6 +193,19 @@ class channel_emulator(gr.sync_block):
                 return -1
         if n <= 0:
             return 0
+        done = 0
+        while done < n:
+            m = min(step, n - done)
+            self._work_block(x[done:done + m], [o[done:done + m] for o in output_items],
+                             start + done)
+            done += m
+        self._ubx((start + n) / self.fs + 1.0 / self.gnss_rate)
+        if self.progress:
+            self.progress(start + n)
+        return n
+
+    def _work_block(self, x, outs, start):
+        n = len(x)
         if not self._tagged:
             whole = math.floor(self.start_gps)
             for c in range(self.nch):
@@ -223,17 +240,13 @@ class channel_emulator(gr.sync_block):
         self.phase = ph[-1] - 2 * np.pi * self.cfo * ts[-1]
         common = np.exp(1j * ph)
         for c in range(self.nch):
-            out = output_items[c]
+            out = outs[c]
             out[:n] = 0
             for k, e in enumerate(self.array.elements):
                 if e.channel == c:
                     out[:n] = (Y[:, k, :].reshape(n) * common).astype(np.complex64)
             out[:n] += (self.sigma * (self.rng.standard_normal(n) +
                                       1j * self.rng.standard_normal(n))).astype(np.complex64)
-        self._ubx((start + n) / self.fs + 1.0 / self.gnss_rate)
-        if self.progress:
-            self.progress(start + n)
-        return n
 
     def stop(self):
         for f in (self._tx_f, self._rx_f):
