@@ -22,3 +22,5 @@ from .apply import calibration_apply  # noqa: F401
 from .emulator import channel_emulator  # noqa: F401
 from .rx import (rx_source, sigmf_sink, los_logger, offset_estimator,  # noqa: F401
                  ubx_pdu_decoder)
+from .reciprocity_blocks import (reciprocity_calibrator, reciprocity_tracker,  # noqa: F401
+                                 reciprocity_logger, reciprocity_node_sim)

@@ -10,6 +10,7 @@ traceback: they are bugs to report.
 """
 
 import argparse
+import math
 import signal
 import sys
 import threading
@@ -666,9 +667,153 @@ def _read_next_pps(port, timeout=5.0):
     raise UserError(f"no TIM-TP from {port} within {timeout:g} s: enable UBX-TIM-TP output")
 
 
+# ---------------------------------------------------------------- reciprocity
+def _power_list(text):
+    try:
+        vals = [float(x) for x in str(text).split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of dBm") from None
+    if not vals:
+        raise argparse.ArgumentTypeError("no transmit power given")
+    return vals
+
+
+def _add_reciprocity(sub):
+    p = sub.add_parser("reciprocity", help="reciprocity calibration of distributed nodes",
+                       description="Bidirectional reciprocity calibration (Jiang et al.): "
+                                   "simulate the paper's comparison, or run the calibrator "
+                                   "that nodes send their CSI to over ZMQ.")
+    rsub = p.add_subparsers(dest="rc_verb", metavar="SUBVERB", parser_class=_Parser)
+    rsub.required = True
+    s = rsub.add_parser("simulate", help="phase RMSE and beamforming gain per algorithm "
+                                         "against transmit power (Fig. 5 / Fig. 7)",
+                        description="Table I set-up (26 GHz, 120 kHz, 8 BS + 8 UE nodes, "
+                                    "timing offsets U(-10, 10) ns): per transmit power and "
+                                    "algorithm, the RMSE of the relative BS coefficient phases "
+                                    "and the coherent beamforming gain over one node.")
+    s.add_argument("--powers", type=_power_list, default=[-20, -10, 0, 10, 20],
+                   help="transmit powers in dBm, comma-separated; write --powers=-10,0 when the first is negative (default -20,-10,0,10,20)")
+    s.add_argument("--trials", type=int, default=10, help="channel realisations per power")
+    s.add_argument("--bs", type=int, default=8)
+    s.add_argument("--ue", type=int, default=8)
+    s.add_argument("--timing-ns", type=float, default=10.0,
+                   help="timing offsets U(-T, T) ns (0: none, where the baselines are exact)")
+    s.add_argument("--seed", type=int, default=1)
+    s.set_defaults(func=_cmd_reciprocity_simulate)
+    c = rsub.add_parser("calibrate", help="calibrator: CSI from nodes over ZMQ in, "
+                                          "coefficients out (log and ZMQ PUB)",
+                        description="Binds a ZMQ PULL socket that node flowgraphs push CSI "
+                                    "messages to (examples/reciprocity_zmq), estimates the "
+                                    "coefficients for each complete calibration round, tracks "
+                                    "them with the uplink pilots, appends every result to OUT "
+                                    "(JSON lines) and publishes it on --publish. Ctrl-C stops.")
+    c.add_argument("--listen", required=True, help="ZMQ address to bind, e.g. tcp://*:5600")
+    c.add_argument("--bs", type=int, default=8)
+    c.add_argument("--ue", type=int, default=8)
+    c.add_argument("--spacing", type=_eng_float, default=120e3, help="subcarrier spacing, Hz")
+    c.add_argument("--method", choices=("ml-tls", "argos", "argos-mean", "tls"), default="ml-tls")
+    c.add_argument("--out", required=True, help="JSON-lines log of the coefficients")
+    c.add_argument("--publish", help="ZMQ address to publish the coefficients on (PUB, bind)")
+    c.add_argument("--count", type=int, default=0,
+                   help="stop after this many results (calibrations and tracking updates)")
+    c.add_argument("--idle-stop", type=_eng_float, default=0.0,
+                   help="stop when no result came for this long after the first (s)")
+    c.set_defaults(func=_cmd_reciprocity_calibrate)
+
+
+def _cmd_reciprocity_simulate(args):
+    from . import reciprocity as rc
+    if args.trials < 1 or args.bs < 2 or args.ue < 1:
+        raise UserError("need --trials >= 1, --bs >= 2 and --ue >= 1")
+    sim = rc.ReciprocitySim(M=args.bs, N=args.ue, timing_ns=args.timing_ns, seed=args.seed)
+    bar = _progress_bar(len(args.powers) * args.trials, "trials")
+    rows = rc.compare(sim, args.powers, args.trials, progress=bar.update)
+    bar.close()
+    ideal = rows[0][4]
+    print(f"{args.bs} BS x {args.ue} UE nodes, {sim.fc / 1e9:g} GHz, {sim.df / 1e3:g} kHz, "
+          f"{sim.pilots} comb pilots, timing offsets U(-{args.timing_ns:g}, {args.timing_ns:g}) ns, "
+          f"{args.trials} trials per power")
+    print(f"beamforming gain: coherent joint transmission over the mean single node "
+          f"(ideal {ideal:.1f} dB, non-coherent about {10 * math.log10(args.bs):.1f} dB)")
+    names = list(rc.ALGORITHMS)
+    print(f"{'power dBm':>9}  " + "  ".join(f"{n + ' deg':>13}" for n in names) + "  "
+          + "  ".join(f"{n + ' dB':>12}" for n in names))
+    for p in args.powers:
+        r = {row[1]: row for row in rows if row[0] == p}
+        print(f"{p:9.1f}  " + "  ".join(f"{r[n][2]:13.3f}" for n in names) + "  "
+              + "  ".join(f"{r[n][3]:12.2f}" for n in names))
+    return 0
+
+
+def _progress_bar(total, unit):
+    try:
+        from tqdm import tqdm
+        return tqdm(total=total, unit=unit, file=sys.stderr, leave=False,
+                    disable=not sys.stderr.isatty())
+    except ImportError:                      # pragma: no cover - tqdm is a dependency
+        class _Nothing:
+            def update(self, n=1):
+                pass
+
+            def close(self):
+                pass
+        return _Nothing()
+
+
+def _cmd_reciprocity_calibrate(args):
+    import os
+    from gnuradio import gr, zeromq
+    from .reciprocity_blocks import reciprocity_calibrator, reciprocity_logger, reciprocity_tracker
+    d = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(d):
+        raise UserError(f"--out {args.out}: directory {d} does not exist")
+    tb = gr.top_block()
+    try:
+        src = zeromq.pull_msg_source(args.listen, 100, True)
+        pub = zeromq.pub_msg_sink(args.publish, 100, True) if args.publish else None
+    except RuntimeError as e:
+        raise UserError(f"ZMQ: {' '.join(str(e).split())}") from None
+    cal = reciprocity_calibrator(args.bs, args.ue, args.spacing, args.method)
+    trk = reciprocity_tracker(args.bs, args.ue)
+    log = reciprocity_logger(args.out)
+    tb.msg_connect(src, "out", cal, "csi")
+    tb.msg_connect(src, "out", trk, "csi")
+    tb.msg_connect(cal, "calib", trk, "calib")
+    for blk in (cal, trk):
+        tb.msg_connect(blk, "calib", log, "calib")
+        if pub is not None:
+            tb.msg_connect(blk, "calib", pub, "in")
+    state = {"count": -1, "since": time.monotonic()}
+
+    def until():
+        if args.count and log.count >= args.count:
+            return True
+        if log.count != state["count"]:
+            state["count"], state["since"] = log.count, time.monotonic()
+        elif args.idle_stop > 0 and log.count > 0 and \
+                time.monotonic() - state["since"] > args.idle_stop:
+            return True
+        return False
+
+    def started():
+        print(f"arraycal reciprocity calibrate: listening on {args.listen} for "
+              f"{args.bs} BS x {args.ue} UE nodes, log {args.out}"
+              + (f", publishing on {args.publish}" if args.publish else ""), flush=True)
+
+    def progress(elapsed):
+        print(f"arraycal reciprocity calibrate: {cal.seq} calibrations, {trk.seq} tracking "
+              f"updates, {cal.dropped + trk.dropped} messages dropped", flush=True)
+
+    run_flowgraph(tb, "arraycal reciprocity calibrate", progress, period=10.0,
+                  on_started=started, until=until)
+    print(f"arraycal reciprocity calibrate: done; {cal.seq} calibrations, {trk.seq} tracking "
+          f"updates, {log.count} logged, {cal.dropped + trk.dropped} messages dropped", flush=True)
+    return 0
+
+
 # ---------------------------------------------------------------- main
 VERBS = [_add_waveform, _add_tx, _add_rx, _add_gnss, _add_process, _add_report, _add_cal,
-         _add_demo]
+         _add_demo, _add_reciprocity]
 
 
 def build_parser():
