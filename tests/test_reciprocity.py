@@ -5,6 +5,7 @@
 """Reciprocity calibration (Jiang et al.): estimators against the simulator's
 truth, the CRLB, phase tracking against Nyquist, bad input, message blocks."""
 
+import subprocess
 import threading
 
 import numpy as np
@@ -16,7 +17,7 @@ from gnuradio.arraycal import reciprocity as rc
 from gnuradio.arraycal import reciprocity_blocks as rb
 from gnuradio.arraycal.errors import UserError
 
-from conftest import run_cli, assert_one_line_error
+from conftest import ARRAYCAL, assert_one_line_error, free_tcp_port, run_cli
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -326,3 +327,54 @@ def test_cli_simulate_prints_the_table():
     bad = run_cli("reciprocity", "calibrate", "--listen", "tcp://127.0.0.1:1", "--out",
                   "/nonexistent/dir/x.jsonl")
     assert_one_line_error(bad, "does not exist")
+
+
+@pytest.mark.timeout(300)
+def test_distributed_nodes_over_zmq(tmp_path):
+    """Calibrator and every node as separate processes over gr-zeromq on
+    loopback: the calibrator's ML-TLS equals the library's on the same seeded
+    world, every pilot round is tracked, and each node gets the coefficients."""
+    M, N, slots, period, seed = 3, 2, 20, 2, 4
+    csi, coef = (f"tcp://127.0.0.1:{free_tcp_port()}" for _ in range(2))
+    rounds = slots // period
+    cal = subprocess.Popen(
+        [ARRAYCAL, "reciprocity", "calibrate", "--listen", csi, "--publish", coef,
+         "--bs", str(M), "--ue", str(N), "--out", str(tmp_path / "cal.jsonl"),
+         "--count", str(1 + rounds)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    nodes = []
+    try:
+        ready = cal.stdout.readline()          # printed once the PULL socket is bound
+        assert "listening" in ready, ready + cal.stderr.read()
+        for role, n in (("bs", M), ("ue", N)):
+            for i in range(n):
+                nodes.append(subprocess.Popen(
+                    [ARRAYCAL, "reciprocity", "node", "--role", role, "--index", str(i),
+                     "--bs", str(M), "--ue", str(N), "--seed", str(seed), "--slots", str(slots),
+                     "--pilot-period", str(period), "--connect", csi, "--subscribe", coef,
+                     "--out", str(tmp_path / f"{role}{i}.jsonl"), "--timeout", "120"],
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        out, err = cal.communicate(timeout=200)
+        assert cal.returncode == 0, out + err
+        for p in nodes:
+            o, e = p.communicate(timeout=60)
+            assert p.returncode == 0, o + e
+    finally:
+        for p in [cal] + nodes:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    recs = rb.read_log(tmp_path / "cal.jsonl")
+    assert [r["method"] for r in recs] == ["ml-tls"] + ["tracked"] * rounds
+    sim = rc.ReciprocitySim(M=M, N=N, seed=seed)
+    G, H = sim.channels(10.0, 0.0)
+    ref = rc.ml_tls(rc.equivalent_channel(G, H), sim.df, sim.subcarriers())
+    e_bs, e_ue = ref.relative()
+    c = recs[0]
+    assert np.max(np.abs(c["c_bs"] / c["c_bs"][0] - e_bs)) < 1e-12
+    assert np.max(np.abs(c["c_ue"] / c["c_bs"][0] - e_ue)) < 1e-12
+    assert np.allclose(recs[-1]["time"], slots * sim.slot_s, rtol=0, atol=1e-12)
+    for role, n in (("bs", M), ("ue", N)):
+        for i in range(n):
+            got = rb.read_log(tmp_path / f"{role}{i}.jsonl")
+            assert got and got[-1]["time"] >= (slots * sim.slot_s if role == "bs" else 0) - 1e-12

@@ -719,6 +719,27 @@ def _add_reciprocity(sub):
     c.add_argument("--idle-stop", type=_eng_float, default=0.0,
                    help="stop when no result came for this long after the first (s)")
     c.set_defaults(func=_cmd_reciprocity_calibrate)
+    n = rsub.add_parser("node", help="one simulated node: CSI to the calibrator, coefficients back",
+                        description="One node of the simulated Table I system (same --seed on "
+                                    "every node: one world). Pushes its channel estimates to the "
+                                    "calibrator (ZMQ PUSH, connect), logs the coefficients the "
+                                    "calibrator publishes (ZMQ SUB) to OUT and stops once they "
+                                    "cover its last pilot: then the calibrator has everything it "
+                                    "sent. Start the calibrator first.")
+    n.add_argument("--role", choices=("bs", "ue"), required=True)
+    n.add_argument("--index", type=int, required=True)
+    n.add_argument("--bs", type=int, default=8)
+    n.add_argument("--ue", type=int, default=8)
+    n.add_argument("--seed", type=int, default=1)
+    n.add_argument("--power", type=float, default=10.0, help="transmit power, dBm")
+    n.add_argument("--slots", type=int, default=200)
+    n.add_argument("--pilot-period", type=int, default=2, help="slots between uplink pilots")
+    n.add_argument("--connect", required=True, help="the calibrator's --listen address")
+    n.add_argument("--subscribe", required=True, help="the calibrator's --publish address")
+    n.add_argument("--out", required=True, help="JSON-lines log of the received coefficients")
+    n.add_argument("--timeout", type=_eng_float, default=120.0,
+                   help="give up when the coefficients have not come within this many seconds")
+    n.set_defaults(func=_cmd_reciprocity_node)
 
 
 def _cmd_reciprocity_simulate(args):
@@ -808,6 +829,50 @@ def _cmd_reciprocity_calibrate(args):
                   on_started=started, until=until)
     print(f"arraycal reciprocity calibrate: done; {cal.seq} calibrations, {trk.seq} tracking "
           f"updates, {log.count} logged, {cal.dropped + trk.dropped} messages dropped", flush=True)
+    return 0
+
+
+def _cmd_reciprocity_node(args):
+    import os
+    from gnuradio import gr, zeromq
+    from .reciprocity_blocks import reciprocity_logger, reciprocity_node_sim
+    d = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(d):
+        raise UserError(f"--out {args.out}: directory {d} does not exist")
+    if args.slots < 0 or args.pilot_period < 1:
+        raise UserError("need --slots >= 0 and --pilot-period >= 1")
+    node = reciprocity_node_sim(args.role, args.index, args.bs, args.ue, args.seed, args.power,
+                                args.slots, args.pilot_period)
+    tb = gr.top_block()
+    try:
+        push = zeromq.push_msg_sink(args.connect, 100, False)
+        sub = zeromq.sub_msg_source(args.subscribe, 100, False)
+    except RuntimeError as e:
+        raise UserError(f"ZMQ: {' '.join(str(e).split())}") from None
+    log = reciprocity_logger(args.out)
+    tb.msg_connect(node, "csi", push, "in")
+    tb.msg_connect(sub, "out", log, "calib")
+    t_end = time.monotonic() + args.timeout
+    state = {"timed_out": False}
+
+    def until():
+        if log.last_time is not None and log.last_time >= node.last_time - 1e-12:
+            return True
+        if time.monotonic() > t_end:
+            state["timed_out"] = True
+            return True
+        return False
+
+    label = f"arraycal reciprocity node {args.role}{args.index}"
+    run_flowgraph(tb, label, None, on_started=lambda: print(
+        f"{label}: pushing to {args.connect}, coefficients from {args.subscribe}", flush=True),
+        until=until)
+    if state["timed_out"]:
+        raise UserError(f"no coefficients covering t={node.last_time:g} s from "
+                        f"{args.subscribe} within {args.timeout:g} s ({node.sent} estimates sent, "
+                        f"{log.count} results received); is the calibrator running?")
+    print(f"{label}: {node.sent} estimates sent, {log.count} coefficient sets logged to {args.out}",
+          flush=True)
     return 0
 
 
