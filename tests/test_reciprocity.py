@@ -305,9 +305,11 @@ def test_message_blocks_count_bad_messages():
            rb.csi_message("dl", 5, 0, 0.0, [0, 1], [1, 1]),          # node out of range
            pmt.dict_add(rb.csi_message("ul", 0, 0, 0.0, [0, 1], [1, 1]),
                         pmt.intern("h"), pmt.init_c64vector(2, [complex("nan"), 1]))]
+    trk = rb.reciprocity_tracker(2, 1)
     for m in bad:
         cal._csi(m)
-    assert cal.dropped == 3
+        trk._csi(m)
+    assert cal.dropped == 3 and trk.dropped == 3
     with pytest.raises(UserError, match="unknown method"):
         rb.reciprocity_calibrator(2, 1, 120e3, "music")
 

@@ -270,8 +270,9 @@ def beamforming_gain_db(est, G_true, H_meas, subcarriers, df):
     """Coherent joint transmission from all M BS nodes to each UE with a
     phase-only, equal-power precoder built from uplink CSI and the calibration.
     Returns (achieved, ideal): array gain in dB over the mean single-node power,
-    averaged over UEs and subcarriers. With equal amplitudes the ideal is
-    10 log10(M); a useless calibration gives about 0 dB."""
+    averaged over UEs and subcarriers. Every node transmits at full power, so
+    with equal path amplitudes the ideal is 20 log10(M) (M^2: coherent sum of
+    M nodes) and random phases give about 10 log10(M) (non-coherent)."""
     G_true = np.asarray(G_true, complex)
     G_hat = downlink_from_uplink(est, H_meas, subcarriers, df)
     w = np.conj(G_hat) / np.maximum(np.abs(G_hat), 1e-300)

@@ -129,6 +129,18 @@ class _Counted:
         if self.dropped <= 5 or self.dropped % 1000 == 0:
             self.log.warn(f"dropped message #{self.dropped}: {why}")
 
+    def _parse_csi(self, msg):
+        """A CSI message of a link between our nodes, or None (counted warning)."""
+        try:
+            c = parse_csi(msg)
+        except ValueError as e:
+            self._warn(str(e))
+            return None
+        if not (0 <= c["bs"] < self.M and 0 <= c["ue"] < self.N):
+            self._warn(f"link BS {c['bs']} - UE {c['ue']} outside {self.M} x {self.N} nodes")
+            return None
+        return c
+
 
 # ---------------------------------------------------------------- calibrator
 class reciprocity_calibrator(gr.basic_block, _Counted):
@@ -171,17 +183,10 @@ class reciprocity_calibrator(gr.basic_block, _Counted):
         self.method = method
 
     def _csi(self, msg):
-        try:
-            c = parse_csi(msg)
-        except ValueError as e:
-            self._warn(str(e))
-            return
-        if c["purpose"] != "calibration":
+        c = self._parse_csi(msg)
+        if c is None or c["purpose"] != "calibration":
             return
         m, n = c["bs"], c["ue"]
-        if not (0 <= m < self.M and 0 <= n < self.N):
-            self._warn(f"link BS {m} - UE {n} outside {self.M} x {self.N} nodes")
-            return
         with self.lock:
             t = c["time"]
             if t not in self.pending:
@@ -269,12 +274,8 @@ class reciprocity_tracker(gr.basic_block, _Counted):
         self.set_msg_handler(pmt.intern("calib"), self._calib)
 
     def _csi(self, msg):
-        try:
-            c = parse_csi(msg)
-        except ValueError as e:
-            self._warn(str(e))
-            return
-        if c["link"] != "ul":
+        c = self._parse_csi(msg)
+        if c is None or c["link"] != "ul":
             return
         key = (c["bs"], c["ue"])
         with self.lock:
