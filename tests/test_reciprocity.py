@@ -156,9 +156,10 @@ def test_tracking_follows_a_drifting_offset_above_nyquist():
     assert errs[1:].max() < 2.0, errs[1:].max()
     assert np.sqrt(np.mean(errs[1:] ** 2)) < 0.5
     t_end = 2000 * sim.slot_s
-    lo_bs, lo_ue = sim.lo_phase(t_end), sim.lo_phase(t_end - 2 * sim.slot_s)
-    nu_end = ((sim.lo_phase(t_end)[1][None, :] - sim.lo_phase(t_end)[0][:, None])
-              - (lo_ue[1][None, :] - lo_ue[0][:, None])) / (2 * np.pi * 2 * sim.slot_s)
+    (bs_now, ue_now), (bs_before, ue_before) = sim.lo_phase(t_end), \
+        sim.lo_phase(t_end - 2 * sim.slot_s)
+    nu_end = ((ue_now[None, :] - bs_now[:, None]) - (ue_before[None, :] - bs_before[:, None])) \
+        / (2 * np.pi * 2 * sim.slot_s)
     assert np.max(np.abs(tr.freq_hz - nu_end)) < 5.0
     # untracked, the coefficients would have turned far away
     drift = 2 * 360 * np.abs(nu) * t_end

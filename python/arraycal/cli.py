@@ -782,12 +782,9 @@ def _progress_bar(total, unit):
 
 
 def _cmd_reciprocity_calibrate(args):
-    import os
     from gnuradio import gr, zeromq
     from .reciprocity_blocks import reciprocity_calibrator, reciprocity_logger, reciprocity_tracker
-    d = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(d):
-        raise UserError(f"--out {args.out}: directory {d} does not exist")
+    log = reciprocity_logger(args.out)       # first: it refuses a missing directory
     tb = gr.top_block()
     try:
         src = zeromq.pull_msg_source(args.listen, 100, True)
@@ -796,7 +793,6 @@ def _cmd_reciprocity_calibrate(args):
         raise UserError(f"ZMQ: {' '.join(str(e).split())}") from None
     cal = reciprocity_calibrator(args.bs, args.ue, args.spacing, args.method)
     trk = reciprocity_tracker(args.bs, args.ue)
-    log = reciprocity_logger(args.out)
     tb.msg_connect(src, "out", cal, "csi")
     tb.msg_connect(src, "out", trk, "csi")
     tb.msg_connect(cal, "calib", trk, "calib")
@@ -833,23 +829,19 @@ def _cmd_reciprocity_calibrate(args):
 
 
 def _cmd_reciprocity_node(args):
-    import os
     from gnuradio import gr, zeromq
     from .reciprocity_blocks import reciprocity_logger, reciprocity_node_sim
-    d = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(d):
-        raise UserError(f"--out {args.out}: directory {d} does not exist")
     if args.slots < 0 or args.pilot_period < 1:
         raise UserError("need --slots >= 0 and --pilot-period >= 1")
     node = reciprocity_node_sim(args.role, args.index, args.bs, args.ue, args.seed, args.power,
                                 args.slots, args.pilot_period)
+    log = reciprocity_logger(args.out)       # before any socket: it refuses a missing directory
     tb = gr.top_block()
     try:
         push = zeromq.push_msg_sink(args.connect, 100, False)
         sub = zeromq.sub_msg_source(args.subscribe, 100, False)
     except RuntimeError as e:
         raise UserError(f"ZMQ: {' '.join(str(e).split())}") from None
-    log = reciprocity_logger(args.out)
     tb.msg_connect(node, "csi", push, "in")
     tb.msg_connect(sub, "out", log, "calib")
     t_end = time.monotonic() + args.timeout

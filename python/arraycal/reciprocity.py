@@ -18,8 +18,8 @@ coefficients have an arbitrary common scale and phase.
 
 Estimators:
   ml_tls     two-step ML-TLS (eqs. 20-29): per pair the ML delay and
-             coefficient (maximise |phi(tau)^H g|^2, FFT grid then golden
-             section), then c_bs and c_ue together as the TLS solution
+             coefficient (maximise |phi(tau)^H g|^2, FFT grid then Newton
+             on the derivative), then c_bs and c_ue together as the TLS solution
              (smallest eigenvector) of c_bs[m] c_pair[m, n] - c_ue[n] = 0.
   argos      Argos (eq. 13) with one reference UE: ratio of subcarrier means.
   argos_mean the same, averaged over all UEs (relative to a reference BS).
@@ -64,12 +64,18 @@ def _check_signal(name, a):
         raise UserError(f"{name}: no signal on the link BS {m} - UE {n}")
 
 
-def equivalent_channel(G, H):
-    """g = H / G, with checks (the link must carry signal both ways)."""
+def _check_links(G, H):
+    """Downlink and uplink estimates of the same shape, finite, every link alive."""
     G = _check_pair_array("G (downlink)", G)
     H = _check_pair_array("H (uplink)", H, G.shape)
     _check_signal("G (downlink)", G)
     _check_signal("H (uplink)", H)
+    return G, H
+
+
+def equivalent_channel(G, H):
+    """g = H / G, with checks (the link must carry signal both ways)."""
+    G, H = _check_links(G, H)
     if np.any(G == 0):
         raise UserError("G (downlink) has zero entries: the ratio H/G is undefined there")
     return H / G
@@ -196,7 +202,7 @@ def ml_tls(g, subcarrier_spacing, subcarriers=None):
 def argos(G, H, ref_ue=0):
     """Argos (eq. 13): ratio of subcarrier means with one reference UE.
     c_bs[m] ~ mean(G[m, ref]) / mean(H[m, ref]); c_ue[n] through BS 0."""
-    g = equivalent_channel(G, H)
+    equivalent_channel(G, H)                             # the same checks as ML-TLS gets
     G = np.asarray(G, complex)
     H = np.asarray(H, complex)
     c_bs = np.mean(G[:, ref_ue], axis=1) / np.mean(H[:, ref_ue], axis=1)  # 1 / c_pair = c_bs/c_ue
@@ -207,9 +213,9 @@ def argos(G, H, ref_ue=0):
 def argos_mean(G, H):
     """Argos averaged over all UEs: pair ratios of means, each UE's estimate of the
     BS coefficients aligned to BS 0, then averaged."""
+    equivalent_channel(G, H)                             # the same checks as ML-TLS gets
     G = np.asarray(G, complex)
     H = np.asarray(H, complex)
-    equivalent_channel(G, H)
     pair = np.mean(H, axis=2) / np.mean(G, axis=2)       # ~ c_ue[n] / c_bs[m]
     M, N = pair.shape
     c_bs = np.zeros(M, complex)
@@ -223,10 +229,7 @@ def argos_mean(G, H):
 
 def tls(G, H):
     """TLS over all pairs and subcarriers (eqs. 14-16): c_bs[m] H - c_ue[n] G = 0."""
-    G = _check_pair_array("G (downlink)", G)
-    H = _check_pair_array("H (uplink)", H, G.shape)
-    _check_signal("G (downlink)", G)
-    _check_signal("H (uplink)", H)
+    G, H = _check_links(G, H)
     M, N, K = G.shape
     AhA = np.zeros((M + N, M + N), complex)
     for m in range(M):
