@@ -15,6 +15,13 @@ namespace arraycal {
 using cd = std::complex<double>;
 static const double INV_SQRT2 = 0.70710678118654752440;
 
+// Four doubles as one value: GCC/Clang generic vectors, mapped to AVX2 or
+// NEON registers (or pairs of SSE2 ones) by the compiler, no intrinsics.
+// aligned(8): loads and stores through it may be unaligned.
+typedef double v4d __attribute__((vector_size(32), aligned(8)));
+
+static inline double hsum(v4d v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+
 apes::apes(int n, int filter_len) : d_n(n), d_l(filter_len)
 {
     if (filter_len < 1)
@@ -76,27 +83,55 @@ void apes::build_covariance()
         d_xr[i] = d_x[i].real();
         d_xi[i] = d_x[i].imag();
     }
-    for (int j = 0; j < L; ++j) {
-        double re = 0.0, im = 0.0;
-        const double* ar = d_xr.data();
-        const double* ai = d_xi.data();
-        const double* br = d_xr.data() + j;
-        const double* bi = d_xi.data() + j;
-#pragma omp simd reduction(+ : re, im)
-        for (int l = 0; l < S; ++l) {
-            re += ar[l] * br[l] + ai[l] * bi[l];
-            im += ai[l] * br[l] - ar[l] * bi[l];
+    // four lags at a time share the loads of x[l]; eight running sums
+    const double* ar = d_xr.data();
+    const double* ai = d_xi.data();
+    int j = 0;
+    for (; j + 4 <= L; j += 4) {
+        v4d re[4], im[4];
+        for (int t = 0; t < 4; ++t)
+            re[t] = im[t] = v4d{ 0.0, 0.0, 0.0, 0.0 };
+        int l = 0;
+        for (; l + 4 <= S; l += 4) {
+            const v4d xr = *reinterpret_cast<const v4d*>(ar + l);
+            const v4d xi = *reinterpret_cast<const v4d*>(ai + l);
+            for (int t = 0; t < 4; ++t) {
+                const v4d yr = *reinterpret_cast<const v4d*>(ar + l + j + t);
+                const v4d yi = *reinterpret_cast<const v4d*>(ai + l + j + t);
+                re[t] += xr * yr + xi * yi;
+                im[t] += xi * yr - xr * yi;
+            }
         }
-        R(0, j) = cd(re, im) * inv_s;
+        for (int t = 0; t < 4; ++t) {
+            double sr = hsum(re[t]), si = hsum(im[t]);
+            for (int ll = l; ll < S; ++ll) {
+                sr += ar[ll] * ar[ll + j + t] + ai[ll] * ai[ll + j + t];
+                si += ai[ll] * ar[ll + j + t] - ar[ll] * ai[ll + j + t];
+            }
+            R(0, j + t) = cd(sr, si) * inv_s;
+        }
+    }
+    for (; j < L; ++j) {
+        double sr = 0.0, si = 0.0;
+        for (int l = 0; l < S; ++l) {
+            sr += ar[l] * ar[l + j] + ai[l] * ai[l + j];
+            si += ai[l] * ar[l + j] - ar[l] * ai[l + j];
+        }
+        R(0, j) = cd(sr, si) * inv_s;
     }
     for (int i = 0; i + 1 < L; ++i)
         for (int j = i; j + 1 < L; ++j)
             R(i + 1, j + 1) = R(i, j) + (d_x[S + i] * std::conj(d_x[S + j]) -
                                          d_x[i] * std::conj(d_x[j])) *
                                             inv_s;
-    for (int i = 0; i < L; ++i)
-        for (int j = 0; j < i; ++j)
-            R(i, j) = std::conj(R(j, i));
+    // lower triangle = conjugate transpose, in 16 x 16 tiles (a plain column
+    // walk misses the cache on every element of a 640 kB matrix)
+    constexpr int TB = 16;
+    for (int i0 = 0; i0 < L; i0 += TB)
+        for (int j0 = 0; j0 <= i0; j0 += TB)
+            for (int i = i0; i < std::min(L, i0 + TB); ++i)
+                for (int j = j0; j < std::min(i, j0 + TB); ++j)
+                    R(i, j) = std::conj(R(j, i));
     // The forward-backward covariance is R = (R_f + J conj(R_f) J)/2. With the
     // unitary U (J conj(U) = U), U^H J conj(R_f) J U = conj(U^H R_f U), so
     //     T = U^H R U = Re(U^H R_f U),
@@ -122,44 +157,100 @@ void apes::build_covariance()
 
 void apes::make_real_fb()
 {
-    // T[p][q] = Re(sum_ab conj(U[a][p]) R_f[a][b] U[b][q]); every column of U
-    // has two entries (rows p and L-1-p: 1/sqrt2 each for the top half, j/sqrt2
-    // and -j/sqrt2 for the bottom half; one 1 in the middle for odd L)
+    // T[p][q] = Re(u_p^H R_f u_q) for the columns u of U. Column q has two
+    // entries: u_q = phi_q (e_r1 + sigma_q e_r2) c_q with rows r1 = q, r2 =
+    // L-1-q, sigma = +1, phi = 1 for the top half; r1 = q-lo, r2 = L-1-r1,
+    // sigma = -1, phi = j for the bottom half; and e_h = (e_h + e_h)/2 in the
+    // middle of an odd L. So u_p^H R_f u_q = conj(phi_p) phi_q c_p c_q z with
+    // z = R[a][b] + s_q R[a][b'] + s_p R[a'][b] + s_p s_q R[a'][b'], and the
+    // phase conj(phi_p) phi_q is 1, j or -j: T takes Re z, -Im z or Im z.
     const int L = d_l, h = d_h, lo = L - h;
     auto R = [&](int i, int j) { return d_r[static_cast<size_t>(i) * L + j]; };
-    // column q of U: rows r1, r2 with coefficients c1, c2
-    auto col = [&](int q, int& r1, int& r2, cd& c1, cd& c2) {
-        if (q < h) {
-            r1 = q;
-            r2 = L - 1 - q;
-            c1 = c2 = cd(INV_SQRT2, 0.0);
-        } else if (q >= lo) {
-            const int p = q - lo;
-            r1 = p;
-            r2 = L - 1 - p;
-            c1 = cd(0.0, INV_SQRT2);
-            c2 = cd(0.0, -INV_SQRT2);
-        } else { // middle of an odd L
-            r1 = r2 = q;
-            c1 = cd(1.0, 0.0);
-            c2 = cd(0.0, 0.0);
-        }
-    };
+    std::vector<column_map>& cols = d_cols;
+    cols.resize(L);
+    for (int q = 0; q < L; ++q) {
+        if (q < h)
+            cols[q] = { q, L - 1 - q, 1.0, INV_SQRT2, false };
+        else if (q >= lo)
+            cols[q] = { q - lo, L - 1 - (q - lo), -1.0, INV_SQRT2, true };
+        else
+            cols[q] = { q, q, 1.0, 0.5, false };
+    }
     for (int p = 0; p < L; ++p) {
-        int a1, a2;
-        cd u1, u2;
-        col(p, a1, a2, u1, u2);
-        u1 = std::conj(u1);
-        u2 = std::conj(u2);
+        const column_map& cp = cols[p];
         for (int q = p; q < L; ++q) {
-            int b1, b2;
-            cd v1, v2;
-            col(q, b1, b2, v1, v2);
-            const cd t = u1 * (R(a1, b1) * v1 + R(a1, b2) * v2) +
-                         u2 * (R(a2, b1) * v1 + R(a2, b2) * v2);
-            d_t[static_cast<size_t>(p) * L + q] = t.real();
-            d_t[static_cast<size_t>(q) * L + p] = t.real();
+            const column_map& cq = cols[q];
+            const cd z = R(cp.r1, cq.r1) + cq.sigma * R(cp.r1, cq.r2) +
+                         cp.sigma * (R(cp.r2, cq.r1) + cq.sigma * R(cp.r2, cq.r2));
+            double t;
+            if (cp.bottom == cq.bottom)
+                t = z.real();
+            else if (cq.bottom)
+                t = -z.imag(); // conj(1) j
+            else
+                t = z.imag(); // conj(j) 1
+            t *= cp.scale * cq.scale;
+            d_t[static_cast<size_t>(p) * L + q] = t;
+            d_t[static_cast<size_t>(q) * L + p] = t;
         }
+    }
+}
+
+// Dot products over k < n of R rows a[r] with one row b. Two vectors of
+// partial sums per row: independent sums keep the FMA pipeline full, where
+// one running sum waits on the FMA latency at every step.
+template <int R>
+static inline __attribute__((always_inline)) void
+dot_rows(const double* const* a, const double* b, int n, double* out)
+{
+    v4d acc[R][2];
+    for (int r = 0; r < R; ++r)
+        acc[r][0] = acc[r][1] = v4d{ 0.0, 0.0, 0.0, 0.0 };
+    int k = 0;
+    for (; k + 8 <= n; k += 8) {
+        const v4d b0 = *reinterpret_cast<const v4d*>(b + k);
+        const v4d b1 = *reinterpret_cast<const v4d*>(b + k + 4);
+        for (int r = 0; r < R; ++r) {
+            acc[r][0] += *reinterpret_cast<const v4d*>(a[r] + k) * b0;
+            acc[r][1] += *reinterpret_cast<const v4d*>(a[r] + k + 4) * b1;
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        const v4d t = acc[r][0] + acc[r][1];
+        double s = (t[0] + t[1]) + (t[2] + t[3]);
+        for (int kk = k; kk < n; ++kk)
+            s += a[r][kk] * b[kk];
+        out[r] = s;
+    }
+}
+
+// dot products over k < n of 4 rows a[r] with two rows b0, b1 at once: one
+// load of a row serves both columns (8 running sums)
+static inline __attribute__((always_inline)) void
+dot_rows4x2(const double* const* a, const double* b0, const double* b1, int n,
+            double* out0, double* out1)
+{
+    v4d s0[4], s1[4];
+    for (int r = 0; r < 4; ++r)
+        s0[r] = s1[r] = v4d{ 0.0, 0.0, 0.0, 0.0 };
+    int k = 0;
+    for (; k + 4 <= n; k += 4) {
+        const v4d u = *reinterpret_cast<const v4d*>(b0 + k);
+        const v4d v = *reinterpret_cast<const v4d*>(b1 + k);
+        for (int r = 0; r < 4; ++r) {
+            const v4d x = *reinterpret_cast<const v4d*>(a[r] + k);
+            s0[r] += x * u;
+            s1[r] += x * v;
+        }
+    }
+    for (int r = 0; r < 4; ++r) {
+        double t0 = hsum(s0[r]), t1 = hsum(s1[r]);
+        for (int kk = k; kk < n; ++kk) {
+            t0 += a[r][kk] * b0[kk];
+            t1 += a[r][kk] * b1[kk];
+        }
+        out0[r] = t0;
+        out1[r] = t1;
     }
 }
 
@@ -168,29 +259,60 @@ __attribute__((target_clones("arch=x86-64-v3", "default")))
 #endif
 bool apes::cholesky(double load)
 {
+    // Left-looking (Crout) by rows, two columns j, j+1 per pass: every row
+    // below needs its dot products with rows j and j+1 over k < j, and four
+    // rows at a time share those loads (most of the L^3/3 flops are in
+    // dot_rows4x2); the k = j term of column j+1 is added afterwards.
     const int L = d_l;
     double* T = d_t.data();
     double min_pivot = INFINITY;
-    for (int j = 0; j < L; ++j) {
+    auto dot = [](const double* a, const double* b, int n) {
+        const double* rows[1] = { a };
+        double d;
+        dot_rows<1>(rows, b, n, &d);
+        return d;
+    };
+    int j = 0;
+    while (j < L) {
         double* rj = T + static_cast<size_t>(j) * L;
-        double s = rj[j] + load;
-#pragma omp simd reduction(- : s)
-        for (int k = 0; k < j; ++k)
-            s -= rj[k] * rj[k];
+        const double s = rj[j] + load - dot(rj, rj, j);
         if (!(s > 0.0))
             return false;
-        const double piv = std::sqrt(s);
-        rj[j] = piv;
+        rj[j] = std::sqrt(s);
         min_pivot = std::min(min_pivot, s);
-        const double inv = 1.0 / piv;
-        for (int i = j + 1; i < L; ++i) {
-            double* ri = T + static_cast<size_t>(i) * L;
-            double v = ri[j];
-#pragma omp simd reduction(- : v)
-            for (int k = 0; k < j; ++k)
-                v -= ri[k] * rj[k];
-            ri[j] = v * inv;
+        const double inv0 = 1.0 / rj[j];
+        if (j + 1 == L)
+            break;
+        // row j+1: its entry in column j, then its pivot
+        double* rn = T + static_cast<size_t>(j + 1) * L;
+        rn[j] = (rn[j] - dot(rn, rj, j)) * inv0;
+        const double s1 = rn[j + 1] + load - dot(rn, rn, j + 1);
+        if (!(s1 > 0.0))
+            return false;
+        rn[j + 1] = std::sqrt(s1);
+        min_pivot = std::min(min_pivot, s1);
+        const double inv1 = 1.0 / rn[j + 1];
+        const double c = rn[j];
+        int i = j + 2;
+        for (; i + 4 <= L; i += 4) {
+            double* rows[4];
+            for (int r = 0; r < 4; ++r)
+                rows[r] = T + static_cast<size_t>(i + r) * L;
+            double d0[4], d1[4];
+            dot_rows4x2(rows, rj, rn, j, d0, d1);
+            for (int r = 0; r < 4; ++r) {
+                const double v = (rows[r][j] - d0[r]) * inv0;
+                rows[r][j] = v;
+                rows[r][j + 1] = (rows[r][j + 1] - d1[r] - v * c) * inv1;
+            }
         }
+        for (; i < L; ++i) {
+            double* ri = T + static_cast<size_t>(i) * L;
+            const double v = (ri[j] - dot(ri, rj, j)) * inv0;
+            ri[j] = v;
+            ri[j + 1] = (ri[j + 1] - dot(ri, rn, j) - v * c) * inv1;
+        }
+        j += 2;
     }
     // the load dominating a direction means the data were (nearly) rank deficient
     if (min_pivot < 100.0 * load)
@@ -263,10 +385,16 @@ void apes::ra_vector(double w, double* ra)
     // U^H a = e^{j w (L-1)/2} ra with ra real
     const int L = d_l, h = d_h, lo = L - h;
     const double half = 0.5 * w * (L - 1);
+    // sqrt2 e^{j(w p - half)} by a rotating phasor (a sine and cosine per
+    // element cost more than the whole solve); exact again every 64 steps
+    const cd step = std::polar(1.0, w);
+    cd ph;
     for (int p = 0; p < h; ++p) {
-        const double ang = w * p - half;
-        ra[p] = std::sqrt(2.0) * std::cos(ang);
-        ra[lo + p] = std::sqrt(2.0) * std::sin(ang);
+        if ((p & 63) == 0)
+            ph = std::polar(std::sqrt(2.0), w * p - half);
+        ra[p] = ph.real();
+        ra[lo + p] = ph.imag();
+        ph *= step;
     }
     if (L % 2)
         ra[h] = 1.0; // w*h - half = 0 for odd L
@@ -323,30 +451,52 @@ cd apes::amplitude_from_g(double w, const cd* g)
     return woodbury(w, aa, s, q, ff);
 }
 
+// Rows i of C^-1 X for NT tiles of 8 columns: x_i = (b_i - sum_k<i C_ik x_k) / C_ii,
+// the sums held in 2*NT vector registers while k runs (each row of C is read
+// once per group of tiles, X stays in L1)
+template <int NT>
+static inline __attribute__((always_inline)) void
+solve_tiles(const double* C, int L, double* X, int ld)
+{
+    for (int i = 0; i < L; ++i) {
+        const double* ri = C + static_cast<size_t>(i) * L;
+        v4d acc[2 * NT];
+        for (int t = 0; t < 2 * NT; ++t)
+            acc[t] = v4d{ 0.0, 0.0, 0.0, 0.0 };
+        for (int k = 0; k < i; ++k) {
+            const double c = ri[k];
+            const double* xk = X + static_cast<size_t>(k) * ld;
+            for (int t = 0; t < 2 * NT; ++t)
+                acc[t] += c * *reinterpret_cast<const v4d*>(xk + 4 * t);
+        }
+        const double inv = 1.0 / ri[i];
+        double* xi = X + static_cast<size_t>(i) * ld;
+        for (int t = 0; t < 2 * NT; ++t) {
+            v4d* p = reinterpret_cast<v4d*>(xi + 4 * t);
+            *p = (*p - acc[t]) * inv;
+        }
+    }
+}
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("arch=x86-64-v3", "default")))
 #endif
-void apes::solve_batch(double* X, int ncols)
+void apes::solve_batch(double* X, int ld)
 {
-    // forward substitution C X = B for ncols right-hand sides at once: each
-    // row of C is read once per batch, the inner loop runs over the columns
+    // forward substitution C X = B in place; ld (the row stride) is a
+    // multiple of 8 and every column up to it is solved (padding included)
     const int L = d_l;
-    for (int i = 0; i < L; ++i) {
-        const double* ri = &d_t[static_cast<size_t>(i) * L];
-        double* xi = X + static_cast<size_t>(i) * ncols;
-        for (int k = 0; k < i; ++k) {
-            const double c = ri[k];
-            const double* xk = X + static_cast<size_t>(k) * ncols;
-#pragma omp simd
-            for (int g = 0; g < ncols; ++g)
-                xi[g] -= c * xk[g];
-        }
-        const double inv = 1.0 / ri[i];
-#pragma omp simd
-        for (int g = 0; g < ncols; ++g)
-            xi[g] *= inv;
-    }
+    const double* C = d_t.data();
+    int c0 = 0;
+    for (; c0 + 24 <= ld; c0 += 24)
+        solve_tiles<3>(C, L, X + c0, ld);
+    if (ld - c0 == 16)
+        solve_tiles<2>(C, L, X + c0, ld);
+    else if (ld - c0 == 8)
+        solve_tiles<1>(C, L, X + c0, ld);
 }
+
+static inline int padded8(int n) { return (n + 7) & ~7; }
 
 void apes::amplitudes(const double* w, int n, cd* out)
 {
@@ -360,7 +510,8 @@ void apes::amplitudes(const double* w, int n, cd* out)
     constexpr int B = 64;
     for (int b0 = 0; b0 < n; b0 += B) {
         const int nb = std::min(B, n - b0);
-        const int nc = 3 * nb; // columns: re(U^H g), im(U^H g), ra per frequency
+        // columns: re(U^H g), im(U^H g), ra per frequency, then zero padding
+        const int nc = padded8(3 * nb);
         d_batch.assign(static_cast<size_t>(L) * nc, 0.0);
         for (int j = 0; j < nb; ++j) {
             g_forward(w[b0 + j], d_g.data());
@@ -422,17 +573,18 @@ void apes::capon(const double* w, int n, double* out)
     constexpr int B = 64;
     for (int b0 = 0; b0 < n; b0 += B) {
         const int nb = std::min(B, n - b0);
-        d_batch.resize(static_cast<size_t>(L) * nb);
+        const int ld = padded8(nb);
+        d_batch.assign(static_cast<size_t>(L) * ld, 0.0);
         for (int j = 0; j < nb; ++j) {
             ra_vector(w[b0 + j], d_ra.data());
             for (int i = 0; i < L; ++i)
-                d_batch[static_cast<size_t>(i) * nb + j] = d_ra[i];
+                d_batch[static_cast<size_t>(i) * ld + j] = d_ra[i];
         }
-        solve_batch(d_batch.data(), nb);
+        solve_batch(d_batch.data(), ld);
         for (int j = 0; j < nb; ++j) {
             double aa = 0.0;
             for (int i = 0; i < L; ++i) {
-                const double v = d_batch[static_cast<size_t>(i) * nb + j];
+                const double v = d_batch[static_cast<size_t>(i) * ld + j];
                 aa += v * v;
             }
             out[b0 + j] = 1.0 / aa; // 1 / (a^H R^-1 a)

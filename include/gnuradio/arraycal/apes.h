@@ -80,7 +80,7 @@ private:
     void whiten_complex(const std::complex<double>* v, std::complex<double>* out);
     void whiten_real(const double* v, double* out);
     std::complex<double> amplitude_from_g(double w, const std::complex<double>* g);
-    void solve_batch(double* X, int ncols); // C^-1 X in place, X is L x ncols row-major
+    void solve_batch(double* X, int ld); // C^-1 X in place, X is L x ld row-major, ld % 8 == 0
     std::complex<double> woodbury(double w, double aa, std::complex<double> s,
                                   std::complex<double> q, double ff);
     void ra_vector(double w, double* ra); // real U^H a(w) e^{-j w (L-1)/2}
@@ -93,6 +93,12 @@ private:
     std::vector<std::complex<double>> d_g, d_ug, d_wg;
     std::vector<double> d_batch; // L x (3 * batch) right-hand sides
     std::vector<double> d_xr, d_xi;
+    struct column_map {
+        int r1, r2;
+        double sigma, scale;
+        bool bottom;
+    };
+    std::vector<column_map> d_cols; // the two entries of each column of U
     double d_loading = 0.0;
     bool d_regularised = false;
     bool d_zero = false;
