@@ -38,20 +38,37 @@ cir_los::cir_los(int K, int zero_pad, los_pick mode, double threshold_db, double
     if (zero_pad < 1)
         throw std::invalid_argument("cir_los: zero_pad must be >= 1");
     set_window(window);
-    d_m = fast_fft_size(zero_pad * K);
+    // grid of M = zero_pad * M1 points, M1 the smooth FFT size >= K: phase r
+    // of the grid (m = zero_pad p + r) is an M1-point inverse FFT of the
+    // spectrum turned by exp(j 2 pi k r / M), so zero_pad FFTs of M1 replace
+    // one of M (faster, and cache-resident, for any zero padding)
+    d_z = zero_pad;
+    d_m1 = fast_fft_size(K);
+    d_m = d_z * d_m1;
     d_even = (K % 2) == 0;
     d_kh = (K - 1) / 2;
     const int kc = 2 * d_kh + 1;
-    d_ifft = std::make_unique<gr::fft::fft_complex_rev>(d_m);
+    d_ifft = std::make_unique<gr::fft::fft_complex_rev>(d_m1);
+    // ramps in the FFT input order: k = 0..kh, then k = -kh..-1
+    d_ramp.resize(static_cast<size_t>(d_z) * kc);
+    for (int r = 0; r < d_z; ++r)
+        for (int i = 0; i < kc; ++i) {
+            const int k = i <= d_kh ? i : i - kc;
+            const double ph = 2.0 * M_PI * static_cast<double>(k) * r / d_m;
+            d_ramp[static_cast<size_t>(r) * kc + i] = gr_complex(std::cos(ph), std::sin(ph));
+        }
     d_pow.resize(d_m);
+    d_phase_in.resize(kc);
     d_centred.resize(kc);
     d_cre.resize(kc);
     d_cim.resize(kc);
     d_idx.resize(kc);
     d_idx2.resize(kc);
+    d_idx3.resize(kc);
     for (int i = 0; i < kc; ++i) {
         d_idx[i] = static_cast<float>(i - d_kh);
         d_idx2[i] = d_idx[i] * d_idx[i];
+        d_idx3[i] = d_idx2[i] * d_idx[i];
     }
 }
 
@@ -91,23 +108,37 @@ void cir_los::load(const gr_complex* H)
     }
 }
 
-void cir_los::coarse_cir(const gr_complex* H)
+void cir_los::coarse_cir_phase(const gr_complex* H, int r)
 {
     // bins -kh..kh only: for even K the Nyquist bin is +fs/2 and -fs/2 at
     // once, so it cannot say which way a fractional delay turns; leaving it
     // out keeps c(t0) = a exact for one path. Unscaled: times K'.
+    const int kc = 2 * d_kh + 1;
     gr_complex* z = d_ifft->get_inbuf();
-    std::copy(H, H + d_kh + 1, z);
-    std::fill(z + d_kh + 1, z + d_m - d_kh, gr_complex(0, 0));
-    std::copy(H + d_k - d_kh, H + d_k, z + d_m - d_kh);
+    if (r == 0) {
+        std::copy(H, H + d_kh + 1, z);
+        std::copy(H + d_k - d_kh, H + d_k, z + d_m1 - d_kh);
+    } else {
+        std::copy(H, H + d_kh + 1, d_phase_in.begin());
+        std::copy(H + d_k - d_kh, H + d_k, d_phase_in.begin() + d_kh + 1);
+        const gr_complex* ramp = d_ramp.data() + static_cast<size_t>(r) * kc;
+        volk_32fc_x2_multiply_32fc(z, d_phase_in.data(), ramp, d_kh + 1);
+        volk_32fc_x2_multiply_32fc(
+            z + d_m1 - d_kh, d_phase_in.data() + d_kh + 1, ramp + d_kh + 1, d_kh);
+    }
+    std::fill(z + d_kh + 1, z + d_m1 - d_kh, gr_complex(0, 0));
     d_ifft->execute();
 }
 
 void cir_los::cir(const gr_complex* H, gr_complex* out)
 {
-    coarse_cir(H);
-    const gr_complex scale(1.0f / (2 * d_kh + 1), 0.0f);
-    volk_32fc_s32fc_multiply_32fc(out, d_ifft->get_outbuf(), scale, d_m);
+    const float scale = 1.0f / (2 * d_kh + 1);
+    for (int r = 0; r < d_z; ++r) {
+        coarse_cir_phase(H, r);
+        const gr_complex* c = d_ifft->get_outbuf();
+        for (int p = 0; p < d_m1; ++p)
+            out[static_cast<size_t>(p) * d_z + r] = c[p] * scale;
+    }
 }
 
 // On x86-64 the compiler also emits an AVX2/FMA version of this loop and
@@ -116,9 +147,9 @@ void cir_los::cir(const gr_complex* H, gr_complex* out)
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("arch=x86-64-v3", "default")))
 #endif
-void cir_los::eval3(double t, cd& c, cd& c1, cd& c2)
+void cir_los::eval_taylor(double t, cd& c, cd& c1, cd& c2, cd& c3)
 {
-    // S_p = sum_i G_i (i - kh)^p exp(j 2 pi (i - kh) t / K), p = 0, 1, 2, in
+    // S_p = sum_i G_i (i - kh)^p exp(j 2 pi (i - kh) t / K), p = 0..3, in
     // one pass: 8 phasor lanes advanced by exp(j 8 w) (no x86 intrinsics: the
     // compiler vectorises the lanes for SSE/AVX or NEON alike), renormalised
     // every 16 blocks; the phasors start exact from double precision.
@@ -126,18 +157,24 @@ void cir_los::eval3(double t, cd& c, cd& c1, cd& c2)
     constexpr int LANES = 8;
     const double w = 2.0 * M_PI * t / d_k;
     alignas(32) float pr[LANES], pi[LANES];
-    for (int l = 0; l < LANES; ++l) {
-        pr[l] = static_cast<float>(std::cos(w * (l - d_kh)));
-        pi[l] = static_cast<float>(std::sin(w * (l - d_kh)));
+    {
+        const cd step = std::polar(1.0, w);
+        cd ph = std::polar(1.0, -w * d_kh);
+        for (int l = 0; l < LANES; ++l) {
+            pr[l] = static_cast<float>(ph.real());
+            pi[l] = static_cast<float>(ph.imag());
+            ph *= step;
+        }
     }
     const float sr = static_cast<float>(std::cos(w * LANES));
     const float si = static_cast<float>(std::sin(w * LANES));
     alignas(32) float a0r[LANES] = {}, a0i[LANES] = {}, a1r[LANES] = {}, a1i[LANES] = {},
-                      a2r[LANES] = {}, a2i[LANES] = {};
+                      a2r[LANES] = {}, a2i[LANES] = {}, a3r[LANES] = {}, a3i[LANES] = {};
     const float* gr = d_cre.data();
     const float* gi = d_cim.data();
     const float* k1 = d_idx.data();
     const float* k2 = d_idx2.data();
+    const float* k3 = d_idx3.data();
     const int nblk = kc / LANES;
     for (int b = 0; b < nblk; ++b) {
         const int o = b * LANES;
@@ -151,6 +188,8 @@ void cir_los::eval3(double t, cd& c, cd& c1, cd& c2)
             a1i[l] += ri * k1[o + l];
             a2r[l] += rr * k2[o + l];
             a2i[l] += ri * k2[o + l];
+            a3r[l] += rr * k3[o + l];
+            a3i[l] += ri * k3[o + l];
             const float nr = pr[l] * sr - pi[l] * si;
             pi[l] = pr[l] * si + pi[l] * sr;
             pr[l] = nr;
@@ -163,61 +202,74 @@ void cir_los::eval3(double t, cd& c, cd& c1, cd& c2)
             }
         }
     }
-    cd s0(0, 0), s1(0, 0), s2(0, 0);
+    cd s0(0, 0), s1(0, 0), s2(0, 0), s3(0, 0);
     for (int l = 0; l < LANES; ++l) {
         s0 += cd(a0r[l], a0i[l]);
         s1 += cd(a1r[l], a1i[l]);
         s2 += cd(a2r[l], a2i[l]);
+        s3 += cd(a3r[l], a3i[l]);
     }
     for (int i = nblk * LANES; i < kc; ++i) {
         const cd r = cd(gr[i], gi[i]) * std::polar(1.0, w * (i - d_kh));
         s0 += r;
         s1 += r * static_cast<double>(k1[i]);
         s2 += r * static_cast<double>(k2[i]);
+        s3 += r * static_cast<double>(k3[i]);
     }
     const double k = 2.0 * M_PI / d_k;
-    c = s0 / static_cast<double>(kc);
-    c1 = cd(0, k) * s1 / static_cast<double>(kc);
-    c2 = -(k * k) * s2 / static_cast<double>(kc);
+    const double inv = 1.0 / static_cast<double>(kc);
+    c = s0 * inv;
+    c1 = cd(0, k) * s1 * inv;
+    c2 = -(k * k) * s2 * inv;
+    c3 = cd(0, -k * k * k) * s3 * inv;
 }
 
 gr_complex cir_los::evaluate(const gr_complex* H, double t)
 {
     load(H);
-    cd c, c1, c2;
-    eval3(t, c, c1, c2);
+    cd c, c1, c2, c3;
+    eval_taylor(t, c, c1, c2, c3);
     return gr_complex(static_cast<float>(c.real()), static_cast<float>(c.imag()));
 }
 
 double cir_los::refine_newton(double t0, double half_width, cd& gain)
 {
-    // Maximise P(t) = |c(t)|^2 in [t0-hw, t0+hw]: Newton on P' kept inside a
-    // shrinking bracket, bisection where Newton would leave it. Newton
-    // converges quadratically, so after a step below 0.02 samples the new
-    // delay is within ~4e-4 samples of the optimum; the gain there follows
-    // from the last evaluation by a second-order Taylor step (relative error
-    // ~ (pi step)^3 / 6 < 1e-5), which saves one more evaluation per frame.
+    // Maximise P(t) = |c(t)|^2 in [t0-hw, t0+hw]: Halley's step on P' (its
+    // first and second derivatives come from the same pass as P') kept inside
+    // a shrinking bracket, Newton's where Halley's denominator turns,
+    // bisection where either would leave the bracket. Halley converges
+    // cubically: after a step below 0.05 samples the new delay is within
+    // ~1e-5 samples of the optimum, and the gain there follows from the same
+    // evaluation by a third-order Taylor step (relative error about
+    // (pi step)^4 / 24 < 3e-5). From the coarse grid's interpolated start
+    // this is one evaluation per frame.
     double lo = t0 - half_width, hi = t0 + half_width, t = t0;
-    cd c, c1, c2;
+    cd c, c1, c2, c3;
     for (int it = 0; it < 20; ++it) {
-        eval3(t, c, c1, c2);
+        eval_taylor(t, c, c1, c2, c3);
         const double g = 2.0 * (std::conj(c) * c1).real();
         const double h = 2.0 * (std::norm(c1) + (std::conj(c) * c2).real());
+        const double g2 =
+            2.0 * (3.0 * (std::conj(c1) * c2).real() + (std::conj(c) * c3).real());
         if (g > 0)
             lo = t;
         else
             hi = t;
-        double tn = h < 0 ? t - g / h : 0.5 * (lo + hi);
+        double tn = 0.5 * (lo + hi);
+        if (h < 0) {
+            const double den = 2.0 * h * h - g * g2;
+            tn = den > 0 ? t - 2.0 * g * h / den : t - g / h;
+        }
         if (!(tn > lo && tn < hi))
             tn = 0.5 * (lo + hi);
-        const double step = tn - t;
-        if (std::abs(step) < 2e-2 || hi - lo < 1e-6) {
-            gain = c + c1 * step + 0.5 * c2 * step * step;
+        const double s = tn - t;
+        if (std::abs(s) < 5e-2 || hi - lo < 1e-6) {
+            gain = c + s * (c1 + s * (0.5 * c2 + s * (c3 / 6.0)));
             return tn;
         }
         t = tn;
     }
-    eval3(t, c, c1, c2);
+    eval_taylor(t, c, c1, c2, c3);
     gain = c;
     return t;
 }
@@ -235,10 +287,15 @@ los_estimate cir_los::estimate(const gr_complex* H, double predicted_delay)
 {
     los_estimate est;
     load(H);
-    coarse_cir(H);
     // |CIR|^2 on the grid, unscaled (times K'^2): only ratios are taken of it,
-    // and the noise figure is scaled below
-    volk_32fc_magnitude_squared_32f(d_pow.data(), d_ifft->get_outbuf(), d_m);
+    // and the noise figure is scaled below. Stored phase by phase: grid
+    // point m = Z p + r is d_pow[r M1 + p] (pow_at).
+    for (int r = 0; r < d_z; ++r) {
+        coarse_cir_phase(H, r);
+        volk_32fc_magnitude_squared_32f(
+            d_pow.data() + static_cast<size_t>(r) * d_m1, d_ifft->get_outbuf(), d_m1);
+    }
+    auto pow_at = [&](int m) { return d_pow[static_cast<size_t>(m % d_z) * d_m1 + m / d_z]; };
 
     const double step = grid_step();
     auto delay_of = [&](int m) { return (m < (d_m + 1) / 2 ? m : m - d_m) * step; };
@@ -251,7 +308,16 @@ los_estimate cir_los::estimate(const gr_complex* H, double predicted_delay)
     // put the strongest path near 0: grid indices [ceil(M/4), floor(3M/4)]
     const int n_lo = (d_m + 3) / 4, n_hi = (3 * d_m) / 4;
     float noise_sum = 0.0f;
-    volk_32f_accumulator_s32f(&noise_sum, d_pow.data() + n_lo, n_hi - n_lo + 1);
+    for (int r = 0; r < d_z; ++r) {
+        // p with n_lo <= Z p + r <= n_hi
+        const int p0 = (n_lo - r + d_z - 1) / d_z, p1 = (n_hi - r) / d_z;
+        if (p1 < p0)
+            continue;
+        float part = 0.0f;
+        volk_32f_accumulator_s32f(
+            &part, d_pow.data() + static_cast<size_t>(r) * d_m1 + p0, p1 - p0 + 1);
+        noise_sum += part;
+    }
     const double kc2 = static_cast<double>(2 * d_kh + 1) * (2 * d_kh + 1);
     const double noise_grid = static_cast<double>(noise_sum) / (n_hi - n_lo + 1);
     const double noise = noise_grid / kc2;
@@ -263,21 +329,21 @@ los_estimate cir_los::estimate(const gr_complex* H, double predicted_delay)
         best = c;
         for (int j = -w; j <= w; ++j) {
             const int m = ((c + j) % d_m + d_m) % d_m;
-            if (d_pow[m] > d_pow[best])
+            if (pow_at(m) > pow_at(best))
                 best = m;
         }
     } else {
         uint32_t imax = 0;
         volk_32f_index_max_32u(&imax, d_pow.data(), d_m);
-        best = static_cast<int>(imax);
+        best = static_cast<int>(imax % d_m1) * d_z + static_cast<int>(imax / d_m1);
         if (d_mode == los_pick::first) {
-            const double thr = d_pow[best] * std::pow(10.0, d_threshold_db / 10.0);
+            const double thr = pow_at(best) * std::pow(10.0, d_threshold_db / 10.0);
             const int w = std::max(1, static_cast<int>(std::ceil(d_window / step)));
             for (int j = -w; j < 0; ++j) {
                 const int m = ((best + j) % d_m + d_m) % d_m;
                 const int mp = (m + 1) % d_m, mm = (m - 1 + d_m) % d_m;
-                if (d_pow[m] >= thr && d_pow[m] >= d_pow[mm] && d_pow[m] >= d_pow[mp] &&
-                    d_pow[m] > 4.0 * noise_grid) {
+                if (pow_at(m) >= thr && pow_at(m) >= pow_at(mm) && pow_at(m) >= pow_at(mp) &&
+                    pow_at(m) > 4.0 * noise_grid) {
                     best = m;
                     break;
                 }
@@ -291,13 +357,13 @@ los_estimate cir_los::estimate(const gr_complex* H, double predicted_delay)
     // is the offset exactly; on finer grids a parabola through |c|^2 is good
     double off = 0.0;
     if (step > 0.5) {
-        const double a = std::sqrt(d_pow[mm]), b = std::sqrt(d_pow[best]),
-                     cc = std::sqrt(d_pow[mp]);
+        const double a = std::sqrt(pow_at(mm)), b = std::sqrt(pow_at(best)),
+                     cc = std::sqrt(pow_at(mp));
         off = cc >= a ? cc / (b + cc) : -a / (a + b);
     } else {
-        const double den = d_pow[mm] - 2.0 * d_pow[best] + d_pow[mp];
+        const double den = pow_at(mm) - 2.0 * pow_at(best) + pow_at(mp);
         if (den < 0)
-            off = 0.5 * (d_pow[mm] - d_pow[mp]) / den;
+            off = 0.5 * (pow_at(mm) - pow_at(mp)) / den;
     }
     off = std::max(-0.9, std::min(0.9, off));
     cd c;
@@ -385,7 +451,7 @@ los_estimate cir_los::estimate(const gr_complex* H, double predicted_delay)
     est.delay = wrap_delay(t, d_k);
     est.noise_var = noise;
     est.snr_db = noise > 0 ? 10.0 * std::log10(std::norm(c) / noise) : INFINITY;
-    est.valid = d_pow[best] > 4.0 * noise_grid;
+    est.valid = pow_at(best) > 4.0 * noise_grid;
     return est;
 }
 

@@ -176,13 +176,16 @@ int los_estimator_impl::work(int noutput_items,
             d_valid[c] = e.valid ? 1 : 0;
         }
         pmt::pmt_t d = pmt::make_dict();
-        d = pmt::dict_add(d, KEY_VALID, pmt::init_u8vector(d_nchan, d_valid));
-        d = pmt::dict_add(d, KEY_CFO, pmt::from_double(cfo));
-        d = pmt::dict_add(d, KEY_SNR, pmt::init_f64vector(d_nchan, d_snr));
-        d = pmt::dict_add(d, KEY_DELAY, pmt::init_f64vector(d_nchan, d_delay));
-        d = pmt::dict_add(d, KEY_LOS, pmt::init_c32vector(d_nchan, d_gain));
-        d = pmt::dict_add(d, KEY_SEQ, pmt::from_uint64(seq));
-        d = pmt::dict_add(d, KEY_GPS_TIME, pmt::from_double(gps_time));
+        auto put = [&d](const pmt::pmt_t& k, const pmt::pmt_t& v) {
+            d = pmt::dict_add(d, k, v);
+        };
+        put(KEY_VALID, pmt::init_u8vector(d_nchan, d_valid));
+        put(KEY_CFO, pmt::from_double(cfo));
+        put(KEY_SNR, pmt::init_f64vector(d_nchan, d_snr));
+        put(KEY_DELAY, pmt::init_f64vector(d_nchan, d_delay));
+        put(KEY_LOS, pmt::init_c32vector(d_nchan, d_gain));
+        put(KEY_SEQ, pmt::from_uint64(seq));
+        put(KEY_GPS_TIME, pmt::from_double(gps_time));
         message_port_pub(PORT_LOS, d);
         d_frames++;
     }

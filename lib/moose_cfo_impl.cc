@@ -58,9 +58,8 @@ int moose_cfo_impl::work(int noutput_items,
     // delay, i.e. at their output offsets (asking from nread+D also avoids an
     // underflow in older 3.10 releases).
     for (int c = 0; c < d_nchan; ++c) {
-        std::vector<gr::tag_t> tags;
-        get_tags_in_range(tags, c, nread + d_delay, nread + d_delay + n);
-        for (auto& t : tags)
+        get_tags_in_range(d_tags, c, nread + d_delay, nread + d_delay + n);
+        for (auto& t : d_tags)
             d_pending[c].push_back(t);
     }
 

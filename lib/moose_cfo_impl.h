@@ -38,6 +38,7 @@ private:
     std::atomic<double> d_cfo;
     std::vector<gr::blocks::rotator> d_rot; // one per channel, kept identical
     std::vector<std::deque<gr::tag_t>> d_pending; // per input, in offset order
+    std::vector<gr::tag_t> d_tags;                // one call's tags (kept: no allocation per call)
     std::vector<const gr_complex*> d_ptrs;
 };
 

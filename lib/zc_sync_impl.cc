@@ -16,6 +16,10 @@ namespace arraycal {
 static const pmt::pmt_t KEY_FRAME = pmt::intern("arraycal_frame");
 static const pmt::pmt_t KEY_GNSS_TIME = pmt::intern("gnss_time");
 static const pmt::pmt_t KEY_RX_TIME = pmt::intern("rx_time");
+static const pmt::pmt_t KEY_SEQ = pmt::intern("seq");
+static const pmt::pmt_t KEY_PEAK = pmt::intern("peak");
+static const pmt::pmt_t KEY_SNR = pmt::intern("snr_db");
+static const pmt::pmt_t KEY_FRAC = pmt::intern("frac");
 
 zc_sync::sptr zc_sync::make(const std::vector<gr_complex>& preamble,
                             int num_chans,
@@ -173,11 +177,13 @@ void zc_sync_impl::detect(uint64_t m, float peak, float frac)
 
     const double pk = std::min(0.999999, static_cast<double>(peak));
     pmt::pmt_t dict = pmt::make_dict();
-    dict = pmt::dict_add(dict, pmt::intern("seq"), pmt::from_uint64(d_seq));
-    dict = pmt::dict_add(dict, pmt::intern("peak"), pmt::from_double(peak));
-    dict = pmt::dict_add(
-        dict, pmt::intern("snr_db"), pmt::from_double(10.0 * std::log10(pk / (1.0 - pk))));
-    dict = pmt::dict_add(dict, pmt::intern("frac"), pmt::from_double(frac));
+    auto put = [&dict](const pmt::pmt_t& k, const pmt::pmt_t& v) {
+        dict = pmt::dict_add(dict, k, v);
+    };
+    put(KEY_SEQ, pmt::from_uint64(d_seq));
+    put(KEY_PEAK, pmt::from_double(peak));
+    put(KEY_SNR, pmt::from_double(10.0 * std::log10(pk / (1.0 - pk))));
+    put(KEY_FRAC, pmt::from_double(frac));
     d_pending.emplace(m + d_delay, std::make_pair(KEY_FRAME, dict));
     d_pending.emplace(m + d_delay, std::make_pair(KEY_GNSS_TIME, t.to_pmt()));
     d_seq++;
@@ -232,9 +238,8 @@ int zc_sync_impl::work(int noutput_items,
     // delay GNU Radio reports tag offsets shifted by it (and asking for the
     // range starting at nread+D avoids an underflow in older 3.10 releases);
     // the clock works in input sample indices, so shift back.
-    std::vector<gr::tag_t> tags;
-    get_tags_in_range(tags, 0, nread + d_delay, nread + d_delay + n, KEY_RX_TIME);
-    for (auto t : tags) {
+    get_tags_in_range(d_rx_tags, 0, nread + d_delay, nread + d_delay + n, KEY_RX_TIME);
+    for (auto t : d_rx_tags) {
         t.offset -= d_delay;
         d_clock.push(t);
     }

@@ -79,6 +79,7 @@ private:
 
     sample_clock d_clock;
     std::multimap<uint64_t, std::pair<pmt::pmt_t, pmt::pmt_t>> d_pending; // offset -> (key, value)
+    std::vector<gr::tag_t> d_rx_tags; // rx_time tags of one call (kept: no allocation per call)
 
     // per-call view of the input, used by the metric helpers
     std::vector<const gr_complex*> d_base; // in[c] at candidate m0 - W

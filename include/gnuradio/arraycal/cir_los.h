@@ -47,7 +47,8 @@ ARRAYCAL_API los_pick los_pick_from_string(const std::string& s);
  * t0. (The plain FFT order would add a phase of about pi*(t0 mod 1).)
  *
  * Steps: coarse CIR on a grid of K/M samples by a zero-padded inverse FFT
- * of M = smallest 2,3,5-smooth size >= zero_pad*K (thesis: x10); pick the
+ * of M = zero_pad * M1 points, M1 the smallest 2,3,5-smooth size >= K
+ * (thesis: zero_pad 10), computed as zero_pad inverse FFTs of M1; pick the
  * LoS on that grid (strongest; first local peak within `window` samples
  * before the strongest and no more than threshold_db below it; or the
  * strongest within +-window of a predicted delay); refine the delay to the
@@ -99,22 +100,27 @@ public:
 
 private:
     void load(const gr_complex* H);
-    void coarse_cir(const gr_complex* H);
-    void eval3(double t, std::complex<double>& c, std::complex<double>& c1,
-               std::complex<double>& c2);
+    void coarse_cir_phase(const gr_complex* H, int r); // grid points Z p + r
+
+    //! c(t) and its first three derivatives in t
+    void eval_taylor(double t, std::complex<double>& c, std::complex<double>& c1,
+                     std::complex<double>& c2, std::complex<double>& c3);
     double refine_newton(double t0, double half_width, std::complex<double>& gain);
 
     int d_k, d_m, d_kh;
+    int d_z, d_m1; // zero padding and FFT length: d_m = d_z * d_m1
     bool d_even;
     los_pick d_mode;
     double d_threshold_db;
     double d_window;
     std::unique_ptr<gr::fft::fft<gr_complex, false>> d_ifft;
-    volk::vector<float> d_pow;        // |coarse CIR|^2
+    volk::vector<float> d_pow;        // |coarse CIR|^2, phase by phase
+    std::vector<gr_complex> d_ramp;     // exp(j 2 pi k r / M), per phase r
+    volk::vector<gr_complex> d_phase_in; // spectrum in FFT input order
     std::vector<gr_complex> d_centred; // H on the centred grid without the Nyquist bin
-    // centred response split into re/im and the index weights, for eval3's
-    // vectorised lanes
-    volk::vector<float> d_cre, d_cim, d_idx, d_idx2;
+    // centred response split into re/im and the index weights, for
+    // eval_taylor's vectorised lanes
+    volk::vector<float> d_cre, d_cim, d_idx, d_idx2, d_idx3;
     int d_apes_len = 0;
     double d_apes_span = 1.0;
     double d_apes_step = 0.1;

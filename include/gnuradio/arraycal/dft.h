@@ -34,7 +34,9 @@ ARRAYCAL_API int largest_prime_factor(int n);
  * Packet lengths such as the thesis's 1278 = 2*3^2*71 have a large prime
  * factor that makes FFTW about ten times slower than a nearby smooth size,
  * so lengths with a prime factor above 13 use Bluestein's chirp-z algorithm
- * on a smooth FFT of at least 2N-1 points. Other lengths go to FFTW directly.
+ * on a smooth FFT of at least 2N-1 points, done as two pairs of half-length
+ * FFTs (the input fills half of it, half of the output is used). Other
+ * lengths go to FFTW directly.
  * Not thread safe: one instance per thread.
  */
 class ARRAYCAL_API dft
@@ -62,13 +64,17 @@ private:
     int d_n;
     bool d_forward;
     bool d_bluestein;
-    int d_m;
+    int d_m;  // Bluestein convolution length, 2 * d_m1
+    int d_m1; // FFT length of each half
     std::unique_ptr<gr::fft::fft<gr_complex, true>> d_fwd;
     std::unique_ptr<gr::fft::fft<gr_complex, false>> d_rev;
     std::vector<gr_complex> d_chirp;      // exp(-+j pi n^2 / N), n < N
     std::vector<gr_complex> d_out_chirp;  // chirp times output weights
     std::vector<gr_complex> d_weights;    // output weights (non-Bluestein path)
-    std::vector<gr_complex> d_kernel_fft; // FFT of the conjugate chirp filter, scaled by 1/M
+    std::vector<gr_complex> d_chirp_tw;   // chirp times exp(-+j 2 pi n / M): odd bins
+    std::vector<gr_complex> d_out_odd;    // output chirp (and weights) times exp(+-j 2 pi n / M)
+    std::vector<gr_complex> d_odd;        // odd-bin contribution to the output
+    std::vector<gr_complex> d_kernel_even, d_kernel_odd; // FFT of the conjugate chirp, /M
 };
 
 } // namespace arraycal
