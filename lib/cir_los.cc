@@ -58,7 +58,6 @@ cir_los::cir_los(int K, int zero_pad, los_pick mode, double threshold_db, double
             d_ramp[static_cast<size_t>(r) * kc + i] = gr_complex(std::cos(ph), std::sin(ph));
         }
     d_pow.resize(d_m);
-    d_phase_in.resize(kc);
     d_centred.resize(kc);
     d_cre.resize(kc);
     d_cim.resize(kc);
@@ -119,12 +118,9 @@ void cir_los::coarse_cir_phase(const gr_complex* H, int r)
         std::copy(H, H + d_kh + 1, z);
         std::copy(H + d_k - d_kh, H + d_k, z + d_m1 - d_kh);
     } else {
-        std::copy(H, H + d_kh + 1, d_phase_in.begin());
-        std::copy(H + d_k - d_kh, H + d_k, d_phase_in.begin() + d_kh + 1);
         const gr_complex* ramp = d_ramp.data() + static_cast<size_t>(r) * kc;
-        volk_32fc_x2_multiply_32fc(z, d_phase_in.data(), ramp, d_kh + 1);
-        volk_32fc_x2_multiply_32fc(
-            z + d_m1 - d_kh, d_phase_in.data() + d_kh + 1, ramp + d_kh + 1, d_kh);
+        volk_32fc_x2_multiply_32fc(z, H, ramp, d_kh + 1);
+        volk_32fc_x2_multiply_32fc(z + d_m1 - d_kh, H + d_k - d_kh, ramp + d_kh + 1, d_kh);
     }
     std::fill(z + d_kh + 1, z + d_m1 - d_kh, gr_complex(0, 0));
     d_ifft->execute();

@@ -64,11 +64,14 @@ dft::dft(int length, bool forward)
     d_m = 2 * d_m1;
     d_fwd = std::make_unique<gr::fft::fft_complex_fwd>(d_m1);
     d_rev = std::make_unique<gr::fft::fft_complex_rev>(d_m1);
+    d_fwd_odd = std::make_unique<gr::fft::fft_complex_fwd>(d_m1);
+    d_rev_odd = std::make_unique<gr::fft::fft_complex_rev>(d_m1);
+    for (auto* f : { d_fwd.get(), d_fwd_odd.get() })
+        std::fill(f->get_inbuf(), f->get_inbuf() + d_m1, gr_complex(0, 0));
     const double sign = forward ? -1.0 : 1.0;
     d_chirp.resize(length);
     d_chirp_tw.resize(length);
     d_out_odd.resize(length);
-    d_odd.resize(length);
     for (int n = 0; n < length; ++n) {
         // n^2 mod 2N keeps the argument small and exact for long lengths
         const long long q = (static_cast<long long>(n) * n) % (2LL * length);
@@ -116,6 +119,39 @@ void dft::set_output_weights(const std::vector<gr_complex>& w)
     }
 }
 
+// Two products of one input in one pass: oa = x a, ob = x b (n complex).
+// Plain loops: the compiler vectorises them for AVX2 or NEON alike.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
+static void multiply_twice(const gr_complex* __restrict x,
+                           const gr_complex* __restrict a,
+                           const gr_complex* __restrict b,
+                           gr_complex* __restrict oa,
+                           gr_complex* __restrict ob,
+                           int n)
+{
+    for (int i = 0; i < n; ++i) {
+        oa[i] = x[i] * a[i];
+        ob[i] = x[i] * b[i];
+    }
+}
+
+// out = x a + y b (n complex), out may alias nothing else
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
+static void multiply_add(const gr_complex* __restrict x,
+                         const gr_complex* __restrict a,
+                         const gr_complex* __restrict y,
+                         const gr_complex* __restrict b,
+                         gr_complex* __restrict out,
+                         int n)
+{
+    for (int i = 0; i < n; ++i)
+        out[i] = x[i] * a[i] + y[i] * b[i];
+}
+
 void dft::execute(const gr_complex* in, gr_complex* out)
 {
     if (!d_bluestein) {
@@ -132,27 +168,30 @@ void dft::execute(const gr_complex* in, gr_complex* out)
             volk_32fc_x2_multiply_32fc(out, out, d_weights.data(), d_n);
         return;
     }
-    // odd bins first, into d_odd: `out` may alias `in`, which the even
-    // half still reads
-    gr_complex* a = d_fwd->get_inbuf();
-    std::fill(a + d_n, a + d_m1, gr_complex(0, 0));
-    volk_32fc_x2_multiply_32fc(a, in, d_chirp_tw.data(), d_n);
+    // even and odd bins of the length-M convolution, each with its own FFT
+    // pair, so that no intermediate is copied; the zero tails of the inputs
+    // were set once and are never written
+    multiply_twice(in,
+                   d_chirp.data(),
+                   d_chirp_tw.data(),
+                   d_fwd->get_inbuf(),
+                   d_fwd_odd->get_inbuf(),
+                   d_n);
     d_fwd->execute();
-    volk_32fc_x2_multiply_32fc(
-        d_rev->get_inbuf(), d_fwd->get_outbuf(), d_kernel_odd.data(), d_m1);
-    d_rev->execute();
-    volk_32fc_x2_multiply_32fc(d_odd.data(), d_rev->get_outbuf(), d_out_odd.data(), d_n);
-    // even bins, then the sum
-    volk_32fc_x2_multiply_32fc(a, in, d_chirp.data(), d_n);
-    d_fwd->execute();
+    d_fwd_odd->execute();
     volk_32fc_x2_multiply_32fc(
         d_rev->get_inbuf(), d_fwd->get_outbuf(), d_kernel_even.data(), d_m1);
+    volk_32fc_x2_multiply_32fc(
+        d_rev_odd->get_inbuf(), d_fwd_odd->get_outbuf(), d_kernel_odd.data(), d_m1);
     d_rev->execute();
-    volk_32fc_x2_multiply_32fc(out,
-                               d_rev->get_outbuf(),
-                               d_out_chirp.empty() ? d_chirp.data() : d_out_chirp.data(),
-                               d_n);
-    volk_32fc_x2_add_32fc(out, out, d_odd.data(), d_n);
+    d_rev_odd->execute();
+    // `out` may alias `in`: every read of `in` is done
+    multiply_add(d_rev->get_outbuf(),
+                 d_out_chirp.empty() ? d_chirp.data() : d_out_chirp.data(),
+                 d_rev_odd->get_outbuf(),
+                 d_out_odd.data(),
+                 out,
+                 d_n);
 }
 
 } // namespace arraycal

@@ -36,7 +36,6 @@ moose_cfo_impl::moose_cfo_impl(int half_len, int num_chans, double samp_rate, bo
       d_delay(2 * half_len - 1),
       d_correct(correct),
       d_cfo(0.0),
-      d_rot(num_chans),
       d_pending(num_chans),
       d_ptrs(num_chans)
 {
@@ -85,10 +84,11 @@ int moose_cfo_impl::work(int noutput_items,
                 const gr_complex* in = static_cast<const gr_complex*>(input_items[c]) + i;
                 gr_complex* out = static_cast<gr_complex*>(output_items[c]) + i;
                 if (d_correct)
-                    d_rot[c].rotateN(out, in, next - i);
+                    d_rot.rotate(in, out, next - i);
                 else
                     std::memcpy(out, in, sizeof(gr_complex) * (next - i));
             }
+            d_rot.advance(next - i);
             i = next;
             if (i >= n)
                 break;
@@ -98,13 +98,8 @@ int moose_cfo_impl::work(int noutput_items,
             d_ptrs[c] = static_cast<const gr_complex*>(input_items[c]) + i;
         const double cfo = d_est.estimate(d_ptrs);
         d_cfo = cfo;
-        const double w = -2.0 * M_PI * cfo / d_est.samp_rate();
-        const gr_complex incr(std::cos(w), std::sin(w));
-        for (int c = 0; c < d_nchan; ++c) {
-            // same phase on every channel; keep the rotators in lock step
-            d_rot[c].set_phase(d_rot[0].phase());
-            d_rot[c].set_phase_incr(incr);
-        }
+        // one phase for every channel: the rotator is shared
+        d_rot.set_increment(-2.0 * M_PI * cfo / d_est.samp_rate());
         // rewrite the frame tags at this position with the estimate
         // the frame dict is the same on every channel: extend it once
         const uint64_t out_off = nwritten + i;
@@ -127,10 +122,11 @@ int moose_cfo_impl::work(int noutput_items,
             const gr_complex* in = static_cast<const gr_complex*>(input_items[c]) + i;
             gr_complex* out = static_cast<gr_complex*>(output_items[c]) + i;
             if (d_correct)
-                d_rot[c].rotateN(out, in, 1);
+                d_rot.rotate(in, out, 1);
             else
                 *out = *in;
         }
+        d_rot.advance(1);
         ++i;
     }
 

@@ -8,7 +8,7 @@
 
 #include <gnuradio/arraycal/moose_cfo.h>
 #include <gnuradio/arraycal/moose_estimator.h>
-#include <gnuradio/blocks/rotator.h>
+#include "phase_rotator.h"
 #include <atomic>
 #include <deque>
 
@@ -36,7 +36,7 @@ private:
     const int d_delay;
     std::atomic<bool> d_correct;
     std::atomic<double> d_cfo;
-    std::vector<gr::blocks::rotator> d_rot; // one per channel, kept identical
+    phase_rotator d_rot; // one phase for all channels
     std::vector<std::deque<gr::tag_t>> d_pending; // per input, in offset order
     std::vector<gr::tag_t> d_tags;                // one call's tags (kept: no allocation per call)
     std::vector<const gr_complex*> d_ptrs;

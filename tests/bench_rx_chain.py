@@ -45,12 +45,15 @@ def cpu_run(fn):
     return time.process_time() - c0, time.perf_counter() - w0, out
 
 
-def bench_chain(sig_period, total, zero_pad=2, method="fft", chain=True, consumer=False):
+def bench_chain(sig_period, total, zero_pad=2, method="fft", chain=True, consumer=False,
+                one_core=False):
     """CPU and wall seconds for `total` samples per channel through the chain.
 
     The source loops a stored stretch (chain=False measures the source alone,
     the baseline to subtract: a USRP source is UHD's cost, not the chain's).
     consumer=True also stores every LoS message in a message_debug block.
+    one_core=True pins every block to CPU 0: the wall time is then what one
+    core needs, thread switches included.
     """
     tb = gr.top_block()
     rx = (arraycal.rx_chain(num_chans=2, samp_rate=FS, zero_pad=zero_pad, method=method)
@@ -62,6 +65,11 @@ def bench_chain(sig_period, total, zero_pad=2, method="fft", chain=True, consume
         src.set_min_output_buffer(1 << 16)
         head.set_min_output_buffer(1 << 16)
         tb.connect(src, head, (rx, c) if rx else blocks.null_sink(gr.sizeof_gr_complex))
+        if one_core:
+            src.set_processor_affinity([0])
+            head.set_processor_affinity([0])
+    if one_core and rx:
+        rx.set_processor_affinity([0])
     if consumer:
         dbg = blocks.message_debug()
         tb.msg_connect(rx, "los", dbg, "store")
@@ -137,9 +145,18 @@ def main():
         rows.append((name, total / (cpu - base_cpu), total / wall, n))
 
     chain_row("chain (C++, zero_pad 2, default)", zero_pad=2)
-    chain_row("chain (C++, zero_pad 1)")
+    chain_row("chain (C++, zero_pad 1)", zero_pad=1)
     chain_row("chain (C++, zero_pad 10)", zero_pad=10)
     chain_row("chain + message_debug consumer", consumer=True)
+    # one core, literally: every block pinned to CPU 0, wall time less the
+    # pinned source's; runs interleaved with the source baseline
+    pinned = []
+    for _ in range(args.repeats):
+        _, src_wall, _ = bench_chain(period, total, chain=False, one_core=True)
+        _, wall, n = bench_chain(period, total, one_core=True)
+        pinned.append((total / (wall - src_wall), n))
+    pinned.sort()
+    one_core = pinned[len(pinned) // 2][0]
     sig = stream(args.numpy_packets, rng)
     cpu, wall, los = cpu_run(lambda: numpy_thesis_receiver(sig))
     rows.append(("numpy thesis receiver", sig.shape[1] / cpu, sig.shape[1] / wall, len(los)))
@@ -151,12 +168,16 @@ def main():
     print(f"{'figure':32s} {'MS/s/ch per CPU-s':>18s} {'MS/s/ch wall':>13s} {'frames':>8s}")
     for name, per_cpu, per_wall, frames in rows:
         print(f"{name:32s} {per_cpu / 1e6:18.2f} {per_wall / 1e6:13.2f} {frames:8d}")
+    print(f"{'chain, all blocks on one core':32s} {one_core / 1e6:18.2f} {'':>13s} "
+          f"{pinned[len(pinned) // 2][1]:8d}   (wall, pinned; runs "
+          f"{pinned[0][0] / 1e6:.1f} .. {pinned[-1][0] / 1e6:.1f})")
     chain, numpy_ref = rows[0][1], rows[4][1]
     per_frame = K / chain / 2 * 1e6
     print(f"\nchain: {per_frame:.1f} us of CPU per channel and frame")
     print(f"chain / numpy reference: {chain / numpy_ref:.1f}x (target >= 17x)")
-    print(f"one core vs a B210 at 2 x 30.72 MS/s: {chain / 30.72e6:.2f}x "
-          f"({'keeps up' if chain >= 30.72e6 else 'needs %.2f cores' % (30.72e6 / chain)})")
+    for label, v in (("per CPU-second", chain), ("pinned to one core", one_core)):
+        print(f"one core vs a B210 at 2 x 30.72 MS/s ({label}): {v / 30.72e6:.2f}x "
+              f"({'keeps up' if v >= 30.72e6 else 'needs %.2f cores' % (30.72e6 / v)})")
     print(f"chain (2 channels, whole chain) / corr_est_cc (1 channel, sync only): "
           f"{chain / rows[5][1]:.2f}x")
 

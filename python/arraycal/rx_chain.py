@@ -4,6 +4,8 @@
 #
 """The whole receive chain as one hier block: N channels in, LoS messages out."""
 
+import math
+
 import numpy as np
 from gnuradio import gr
 
@@ -45,7 +47,12 @@ class rx_chain(gr.hier_block2):
         # switches than the DSP)
         for blk in (self.sync, self.cfo):
             blk.set_min_output_buffer(buffer_items)
-        self.ls.set_min_output_buffer(max(8, buffer_items // K))
+        # GNU Radio maps buffers in 4096-byte pages: a K-sample vector buffer
+        # comes in multiples of 4096/gcd(8K, 4096) items (256 for K = 1278);
+        # ask for such a multiple, or it rounds up and warns
+        page_items = 4096 // math.gcd(8 * K, 4096)
+        self.ls.set_min_output_buffer(
+            max(page_items, -(-max(8, buffer_items // K) // page_items) * page_items))
         for c in range(num_chans):
             self.connect((self, c), (self.sync, c), (self.cfo, c), (self.ls, c),
                          (self.los, c))
@@ -69,6 +76,15 @@ class rx_chain(gr.hier_block2):
 
     def set_threshold_db(self, threshold_db):
         self.los.set_threshold_db(threshold_db)
+
+    def set_processor_affinity(self, mask):
+        """Pin the chain's blocks to the CPUs in mask (list of core numbers).
+
+        Forwarded to each inner block: GNU Radio 3.10's hier_block2 version
+        crashes when called before the flowgraph is flattened.
+        """
+        for blk in (self.sync, self.cfo, self.ls, self.los):
+            blk.set_processor_affinity(list(mask))
 
     def stats(self):
         """Counters for reports: frames found, missed, re-acquired, dropped at gaps."""

@@ -116,7 +116,6 @@ private:
     std::unique_ptr<gr::fft::fft<gr_complex, false>> d_ifft;
     volk::vector<float> d_pow;        // |coarse CIR|^2, phase by phase
     std::vector<gr_complex> d_ramp;     // exp(j 2 pi k r / M), per phase r
-    volk::vector<gr_complex> d_phase_in; // spectrum in FFT input order
     std::vector<gr_complex> d_centred; // H on the centred grid without the Nyquist bin
     // centred response split into re/im and the index weights, for
     // eval_taylor's vectorised lanes

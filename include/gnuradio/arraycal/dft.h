@@ -68,12 +68,13 @@ private:
     int d_m1; // FFT length of each half
     std::unique_ptr<gr::fft::fft<gr_complex, true>> d_fwd;
     std::unique_ptr<gr::fft::fft<gr_complex, false>> d_rev;
+    std::unique_ptr<gr::fft::fft<gr_complex, true>> d_fwd_odd; // Bluestein's odd bins
+    std::unique_ptr<gr::fft::fft<gr_complex, false>> d_rev_odd;
     std::vector<gr_complex> d_chirp;      // exp(-+j pi n^2 / N), n < N
     std::vector<gr_complex> d_out_chirp;  // chirp times output weights
     std::vector<gr_complex> d_weights;    // output weights (non-Bluestein path)
     std::vector<gr_complex> d_chirp_tw;   // chirp times exp(-+j 2 pi n / M): odd bins
     std::vector<gr_complex> d_out_odd;    // output chirp (and weights) times exp(+-j 2 pi n / M)
-    std::vector<gr_complex> d_odd;        // odd-bin contribution to the output
     std::vector<gr_complex> d_kernel_even, d_kernel_odd; // FFT of the conjugate chirp, /M
 };
 
