@@ -196,32 +196,22 @@ void apes::make_real_fb()
     }
 }
 
-// Dot products over k < n of R rows a[r] with one row b. Two vectors of
-// partial sums per row: independent sums keep the FMA pipeline full, where
-// one running sum waits on the FMA latency at every step.
-template <int R>
-static inline __attribute__((always_inline)) void
-dot_rows(const double* const* a, const double* b, int n, double* out)
+// Dot product over k < n with two vectors of partial sums: independent sums
+// keep the FMA pipeline full, where one running sum waits on the FMA latency
+// at every step.
+static inline __attribute__((always_inline)) double
+dot(const double* a, const double* b, int n)
 {
-    v4d acc[R][2];
-    for (int r = 0; r < R; ++r)
-        acc[r][0] = acc[r][1] = v4d{ 0.0, 0.0, 0.0, 0.0 };
+    v4d acc0 = { 0.0, 0.0, 0.0, 0.0 }, acc1 = acc0;
     int k = 0;
     for (; k + 8 <= n; k += 8) {
-        const v4d b0 = *reinterpret_cast<const v4d*>(b + k);
-        const v4d b1 = *reinterpret_cast<const v4d*>(b + k + 4);
-        for (int r = 0; r < R; ++r) {
-            acc[r][0] += *reinterpret_cast<const v4d*>(a[r] + k) * b0;
-            acc[r][1] += *reinterpret_cast<const v4d*>(a[r] + k + 4) * b1;
-        }
+        acc0 += *reinterpret_cast<const v4d*>(a + k) * *reinterpret_cast<const v4d*>(b + k);
+        acc1 += *reinterpret_cast<const v4d*>(a + k + 4) * *reinterpret_cast<const v4d*>(b + k + 4);
     }
-    for (int r = 0; r < R; ++r) {
-        const v4d t = acc[r][0] + acc[r][1];
-        double s = (t[0] + t[1]) + (t[2] + t[3]);
-        for (int kk = k; kk < n; ++kk)
-            s += a[r][kk] * b[kk];
-        out[r] = s;
-    }
+    double s = hsum(acc0 + acc1);
+    for (; k < n; ++k)
+        s += a[k] * b[k];
+    return s;
 }
 
 // dot products over k < n of 4 rows a[r] with two rows b0, b1 at once: one
@@ -266,12 +256,6 @@ bool apes::cholesky(double load)
     const int L = d_l;
     double* T = d_t.data();
     double min_pivot = INFINITY;
-    auto dot = [](const double* a, const double* b, int n) {
-        const double* rows[1] = { a };
-        double d;
-        dot_rows<1>(rows, b, n, &d);
-        return d;
-    };
     int j = 0;
     while (j < L) {
         double* rj = T + static_cast<size_t>(j) * L;

@@ -228,7 +228,7 @@ gr_complex cir_los::evaluate(const gr_complex* H, double t)
     return gr_complex(static_cast<float>(c.real()), static_cast<float>(c.imag()));
 }
 
-double cir_los::refine_newton(double t0, double half_width, cd& gain)
+double cir_los::refine_peak(double t0, double half_width, cd& gain)
 {
     // Maximise P(t) = |c(t)|^2 in [t0-hw, t0+hw]: Halley's step on P' (its
     // first and second derivatives come from the same pass as P') kept inside
@@ -363,7 +363,7 @@ los_estimate cir_los::estimate(const gr_complex* H, double predicted_delay)
     }
     off = std::max(-0.9, std::min(0.9, off));
     cd c;
-    double t = refine_newton(t0 + off * step, step, c);
+    double t = refine_peak(t0 + off * step, step, c);
     t = std::max(t0 - step, std::min(t0 + step, t));
 
     if (d_apes) {

@@ -52,7 +52,7 @@ ARRAYCAL_API los_pick los_pick_from_string(const std::string& s);
  * LoS on that grid (strongest; first local peak within `window` samples
  * before the strongest and no more than threshold_db below it; or the
  * strongest within +-window of a predicted delay); refine the delay to the
- * maximum of |c(t)|^2 by safeguarded Newton (the single-path ML delay,
+ * maximum of |c(t)|^2 by safeguarded Halley steps (the single-path ML delay,
  * paper eq. 25) and take gain = c(t_hat). With APES (set_apes) the delay
  * comes from the Capon spectrum and the gain from forward-backward APES at
  * that delay (CAPES), in a window around the FFT's pick: the adaptive filter
@@ -105,7 +105,7 @@ private:
     //! c(t) and its first three derivatives in t
     void eval_taylor(double t, std::complex<double>& c, std::complex<double>& c1,
                      std::complex<double>& c2, std::complex<double>& c3);
-    double refine_newton(double t0, double half_width, std::complex<double>& gain);
+    double refine_peak(double t0, double half_width, std::complex<double>& gain);
 
     int d_k, d_m, d_kh;
     int d_z, d_m1; // zero padding and FFT length: d_m = d_z * d_m1
