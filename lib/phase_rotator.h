@@ -23,7 +23,6 @@ class phase_rotator
 {
 public:
     void set_increment(double w) { d_w = w; }
-    double increment() const { return d_w; }
     double phase() const { return d_phase; }
     //! Rotate n samples from the current phase (the phase does not move).
     void rotate(const gr_complex* in, gr_complex* out, int n) const;
