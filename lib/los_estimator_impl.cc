@@ -15,11 +15,6 @@ static const pmt::pmt_t KEY_GNSS_TIME = pmt::intern("gnss_time");
 static const pmt::pmt_t PORT_LOS = pmt::mp("los");
 static const pmt::pmt_t KEY_SEQ = pmt::intern("seq");
 static const pmt::pmt_t KEY_CFO = pmt::intern("cfo_hz");
-static const pmt::pmt_t KEY_GPS_TIME = pmt::intern("gps_time");
-static const pmt::pmt_t KEY_LOS = pmt::intern("los");
-static const pmt::pmt_t KEY_DELAY = pmt::intern("delay_s");
-static const pmt::pmt_t KEY_SNR = pmt::intern("snr_db");
-static const pmt::pmt_t KEY_VALID = pmt::intern("valid");
 static const pmt::pmt_t PORT_DELAYS = pmt::mp("delays");
 
 los_estimator::sptr los_estimator::make(int packet_len,
@@ -123,17 +118,8 @@ void los_estimator_impl::set_predicted_delays(const std::vector<double>& delays)
 void los_estimator_impl::handle_delays(const pmt::pmt_t& msg)
 {
     std::vector<double> d;
-    if (pmt::is_f64vector(msg))
-        d = pmt::f64vector_elements(msg);
-    else if (pmt::is_f32vector(msg)) {
-        for (float v : pmt::f32vector_elements(msg))
-            d.push_back(v);
-    } else if (pmt::is_real(msg) || pmt::is_integer(msg))
-        d.push_back(pmt::to_double(msg));
-    else {
-        d_logger->warn("delays message must be a number or a f32/f64 vector; ignored");
+    if (!parse_delays(msg, d, d_logger))
         return;
-    }
     try {
         set_predicted_delays(d);
     } catch (const std::invalid_argument& e) {
@@ -149,10 +135,7 @@ int los_estimator_impl::work(int noutput_items,
     const uint64_t nread = nitems_read(0);
     get_tags_in_range(d_tags, 0, nread, nread + noutput_items);
     auto tag = d_tags.begin();
-    d_gain.resize(d_nchan);
-    d_delay.resize(d_nchan);
-    d_snr.resize(d_nchan);
-    d_valid.resize(d_nchan);
+    d_out.resize(d_nchan);
     for (int i = 0; i < noutput_items; ++i) {
         double gps_time = 0.0, cfo = 0.0;
         uint64_t seq = nread + i;
@@ -170,23 +153,15 @@ int los_estimator_impl::work(int noutput_items,
         for (int c = 0; c < d_nchan; ++c) {
             const gr_complex* H = static_cast<const gr_complex*>(input_items[c]) + i * d_len;
             const los_estimate e = d_los->estimate(H, d_predicted[c]);
-            d_gain[c] = e.gain;
-            d_delay[c] = e.delay / d_rate;
-            d_snr[c] = e.snr_db;
-            d_valid[c] = e.valid ? 1 : 0;
+            d_out.gain[c] = e.gain;
+            d_out.delay_s[c] = e.delay / d_rate;
+            d_out.snr_db[c] = e.snr_db;
+            d_out.valid[c] = e.valid ? 1 : 0;
         }
-        pmt::pmt_t d = pmt::make_dict();
-        auto put = [&d](const pmt::pmt_t& k, const pmt::pmt_t& v) {
-            d = pmt::dict_add(d, k, v);
-        };
-        put(KEY_VALID, pmt::init_u8vector(d_nchan, d_valid));
-        put(KEY_CFO, pmt::from_double(cfo));
-        put(KEY_SNR, pmt::init_f64vector(d_nchan, d_snr));
-        put(KEY_DELAY, pmt::init_f64vector(d_nchan, d_delay));
-        put(KEY_LOS, pmt::init_c32vector(d_nchan, d_gain));
-        put(KEY_SEQ, pmt::from_uint64(seq));
-        put(KEY_GPS_TIME, pmt::from_double(gps_time));
-        message_port_pub(PORT_LOS, d);
+        d_out.gps_time = gps_time;
+        d_out.seq = seq;
+        d_out.cfo_hz = cfo;
+        message_port_pub(PORT_LOS, d_out.to_pmt());
         d_frames++;
     }
     return noutput_items;

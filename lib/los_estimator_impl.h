@@ -6,6 +6,7 @@
 #ifndef INCLUDED_ARRAYCAL_LOS_ESTIMATOR_IMPL_H
 #define INCLUDED_ARRAYCAL_LOS_ESTIMATOR_IMPL_H
 
+#include "los_message.h"
 #include <gnuradio/arraycal/cir_los.h>
 #include <gnuradio/arraycal/los_estimator.h>
 #include <atomic>
@@ -50,9 +51,7 @@ private:
     std::atomic<uint64_t> d_frames{ 0 };
     // per-call scratch, reused
     std::vector<gr::tag_t> d_tags;
-    std::vector<gr_complex> d_gain;
-    std::vector<double> d_delay, d_snr;
-    std::vector<uint8_t> d_valid;
+    los_frame d_out;
 };
 
 } // namespace arraycal

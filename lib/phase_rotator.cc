@@ -63,9 +63,9 @@ void phase_rotator::rotate(const gr_complex* in, gr_complex* out, int n) const
     }
 }
 
-void phase_rotator::advance(int n)
+void phase_rotator::advance(int64_t n)
 {
-    d_phase = std::remainder(d_phase + d_w * n, 2.0 * M_PI);
+    d_phase = std::remainder(d_phase + d_w * static_cast<double>(n), 2.0 * M_PI);
 }
 
 } // namespace arraycal

@@ -7,6 +7,7 @@
 #define INCLUDED_ARRAYCAL_PHASE_ROTATOR_H
 
 #include <gnuradio/gr_complex.h>
+#include <cstdint>
 
 namespace gr {
 namespace arraycal {
@@ -27,7 +28,7 @@ public:
     //! Rotate n samples from the current phase (the phase does not move).
     void rotate(const gr_complex* in, gr_complex* out, int n) const;
     //! Move the phase on by n samples.
-    void advance(int n);
+    void advance(int64_t n);
 
 private:
     double d_phase = 0.0;

@@ -9,8 +9,11 @@
 
 Figures (2 channels of the default 1278-sample packet, 20 dB SNR, 4 MS/s
 nominal, CFO 1.5 kHz):
-  chain      zc_sync + moose_cfo + ls_chanest + los_estimator (C++), tracking,
-             at the default zero padding 2, at 1 and at the thesis's x10
+  chain      rx_chain as shipped: los_receiver, the four stages (ZC sync with
+             tracking, Moose CFO, LS, FFT CIR + LoS) fused in one C++ block,
+             at the default zero padding 2, at 1 and at the thesis's x10;
+             and the same chain as four stream blocks (zc_sync -> moose_cfo
+             -> ls_chanest -> los_estimator, rx_chain(fused=False))
   numpy      a straightforward numpy port of the thesis's MATLAB receiver:
              xcorr FrameSync, FFT LS, ifft x10, max
   corr_est   gr-digital's corr_est_cc alone, one channel
@@ -46,7 +49,7 @@ def cpu_run(fn):
 
 
 def bench_chain(sig_period, total, zero_pad=2, method="fft", chain=True, consumer=False,
-                one_core=False):
+                one_core=False, fused=True):
     """CPU and wall seconds for `total` samples per channel through the chain.
 
     The source loops a stored stretch (chain=False measures the source alone,
@@ -56,7 +59,8 @@ def bench_chain(sig_period, total, zero_pad=2, method="fft", chain=True, consume
     core needs, thread switches included.
     """
     tb = gr.top_block()
-    rx = (arraycal.rx_chain(num_chans=2, samp_rate=FS, zero_pad=zero_pad, method=method)
+    rx = (arraycal.rx_chain(num_chans=2, samp_rate=FS, zero_pad=zero_pad, method=method,
+                               fused=fused)
           if chain else None)
     for c in range(2):
         src = blocks.vector_source_c(sig_period[c].tolist(), True)
@@ -148,6 +152,7 @@ def main():
     chain_row("chain (C++, zero_pad 1)", zero_pad=1)
     chain_row("chain (C++, zero_pad 10)", zero_pad=10)
     chain_row("chain + message_debug consumer", consumer=True)
+    chain_row("four stream blocks (fused=False)", fused=False)
     # one core, literally: every block pinned to CPU 0, wall time less the
     # pinned source's; runs interleaved with the source baseline
     pinned = []
@@ -162,6 +167,7 @@ def main():
     rows.append(("numpy thesis receiver", sig.shape[1] / cpu, sig.shape[1] / wall, len(los)))
     cpu, wall = median_run(lambda: bench_corr_est(period, total) + (0,), 3)[:2]
     rows.append(("corr_est_cc alone, 1 channel", total / (cpu - base_cpu / 2), total / wall, 0))
+    numpy_row, corr_row, blocks_row = rows[5], rows[6], rows[4]
 
     print(f"{total / FS:.1f} s of signal at 4 MS/s per channel, 2 channels; CPU time is the"
           f" process's, less the looping source ({base_cpu:.2f} CPU-s), median of runs\n")
@@ -171,7 +177,7 @@ def main():
     print(f"{'chain, all blocks on one core':32s} {one_core / 1e6:18.2f} {'':>13s} "
           f"{pinned[len(pinned) // 2][1]:8d}   (wall, pinned; runs "
           f"{pinned[0][0] / 1e6:.1f} .. {pinned[-1][0] / 1e6:.1f})")
-    chain, numpy_ref = rows[0][1], rows[4][1]
+    chain, numpy_ref = rows[0][1], numpy_row[1]
     per_frame = K / chain / 2 * 1e6
     print(f"\nchain: {per_frame:.1f} us of CPU per channel and frame")
     print(f"chain / numpy reference: {chain / numpy_ref:.1f}x (target >= 17x)")
@@ -179,7 +185,9 @@ def main():
         print(f"one core vs a B210 at 2 x 30.72 MS/s ({label}): {v / 30.72e6:.2f}x "
               f"({'keeps up' if v >= 30.72e6 else 'needs %.2f cores' % (30.72e6 / v)})")
     print(f"chain (2 channels, whole chain) / corr_est_cc (1 channel, sync only): "
-          f"{chain / rows[5][1]:.2f}x")
+          f"{chain / corr_row[1]:.2f}x")
+    print(f"fused chain (los_receiver) / four stream blocks, per CPU-second: "
+          f"{chain / blocks_row[1]:.2f}x")
 
 
 if __name__ == "__main__":

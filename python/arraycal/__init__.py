@@ -4,7 +4,8 @@
 #
 """In-situ calibration of antenna arrays with software radios.
 
-C++ blocks: zc_sync, moose_cfo, ls_chanest, los_estimator.
+C++ blocks: zc_sync, moose_cfo, ls_chanest, los_estimator, apes_cir; los_receiver
+(the four stages in one block, what rx_chain uses).
 C++ kernels (same code as the blocks): preamble_correlator, moose_estimator,
 ls_estimator, cir_los, apes_estimator, dft; apes(x, L, nfft).
 Python: waveform, geometry, gnss, offsets, calstore, reciprocity, blocks.

@@ -605,7 +605,7 @@ def _cmd_rx(args):
     state = {"last": -1, "since": time.monotonic()}
 
     def consumed():
-        return chain.sync.nitems_read(0)
+        return chain.samples_read()
 
     def done():
         n = consumed()

@@ -200,7 +200,7 @@ def process(iq, array_path, tx_gnss, out_dir, rx_gnss=None, rx_position=None, me
     src = sigmf_source(rec, on_progress)
     chain = rx_chain(num_chans=rec.num_channels, samp_rate=rec.sample_rate, time_offset=leap,
                      method=method, pick=pick, zero_pad=zero_pad, apes_len=apes_len)
-    packet_len = chain.ls.packet_len()
+    packet_len = chain.packet_len()
     tb = gr.top_block()
     for c in range(rec.num_channels):
         tb.connect((src, c), (chain, c))

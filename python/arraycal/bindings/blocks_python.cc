@@ -8,6 +8,7 @@
 
 #include <gnuradio/arraycal/apes_cir.h>
 #include <gnuradio/arraycal/los_estimator.h>
+#include <gnuradio/arraycal/los_receiver.h>
 #include <gnuradio/arraycal/ls_chanest.h>
 #include <gnuradio/arraycal/moose_cfo.h>
 #include <gnuradio/arraycal/zc_sync.h>
@@ -70,6 +71,36 @@ void bind_blocks(py::module& m)
         .def("set_window", &los_estimator::set_window, py::arg("window"))
         .def("set_predicted_delays", &los_estimator::set_predicted_delays, py::arg("delays"))
         .def("frames", &los_estimator::frames);
+
+    py::class_<los_receiver, gr::sync_block, gr::block, gr::basic_block,
+               std::shared_ptr<los_receiver>>(
+        m, "los_receiver",
+        "The whole receive chain in one block (sync, Moose CFO, LS, CIR, LoS): N streams "
+        "in, one LoS dict per frame on 'los'. Same results as the four blocks, without "
+        "the streams between them.")
+        .def(py::init(&los_receiver::make), py::arg("packet"), py::arg("num_chans") = 2,
+             py::arg("samp_rate") = 1e6, py::arg("preamble_len") = 278,
+             py::arg("half_len") = 139, py::arg("threshold") = 0.2f, py::arg("period") = 0,
+             py::arg("track_window") = 2, py::arg("max_misses") = 3,
+             py::arg("time_offset_s") = 0.0, py::arg("correct_cfo") = true,
+             py::arg("method") = "fft", py::arg("pick") = "strongest", py::arg("zero_pad") = 2,
+             py::arg("threshold_db") = -10.0, py::arg("window") = 8.0,
+             py::arg("apes_len") = 200)
+        .def("set_threshold", &los_receiver::set_threshold, py::arg("threshold"))
+        .def("set_time_offset", &los_receiver::set_time_offset, py::arg("seconds"))
+        .def("set_correct_cfo", &los_receiver::set_correct_cfo, py::arg("correct"))
+        .def("set_pick", &los_receiver::set_pick, py::arg("pick"))
+        .def("set_threshold_db", &los_receiver::set_threshold_db, py::arg("threshold_db"))
+        .def("set_window", &los_receiver::set_window, py::arg("window"))
+        .def("set_predicted_delays", &los_receiver::set_predicted_delays, py::arg("delays"))
+        .def("packet_len", &los_receiver::packet_len)
+        .def("period", &los_receiver::period)
+        .def("locked", &los_receiver::locked)
+        .def("frames", &los_receiver::frames)
+        .def("misses", &los_receiver::misses)
+        .def("reacquisitions", &los_receiver::reacquisitions)
+        .def("dropped", &los_receiver::dropped)
+        .def("los_frames", &los_receiver::los_frames);
 
     py::class_<apes_cir, gr::sync_block, gr::block, gr::basic_block,
                std::shared_ptr<apes_cir>>(
