@@ -17,6 +17,7 @@ namespace gr {
 namespace arraycal {
 
 using cd = std::complex<double>;
+typedef float v8f __attribute__((vector_size(32), aligned(4)));
 
 los_pick los_pick_from_string(const std::string& s)
 {
@@ -97,14 +98,68 @@ void cir_los::set_apes(int filter_len, double apes_span, double apes_step)
 
 void cir_los::load(const gr_complex* H)
 {
-    // centred order: bins -kh..-1 (stored at the end of H), then 0..kh
-    std::copy(H + d_k - d_kh, H + d_k, d_centred.begin());
-    std::copy(H, H + d_kh + 1, d_centred.begin() + d_kh);
-    const int kc = 2 * d_kh + 1;
-    for (int i = 0; i < kc; ++i) {
-        d_cre[i] = d_centred[i].real();
-        d_cim[i] = d_centred[i].imag();
+    // centred order: bins -kh..-1 (stored at the end of H), then 0..kh,
+    // split into re/im for eval_taylor's lanes
+    const gr_complex* neg = H + d_k - d_kh;
+    for (int i = 0; i < d_kh; ++i) {
+        d_cre[i] = neg[i].real();
+        d_cim[i] = neg[i].imag();
     }
+    for (int i = 0; i <= d_kh; ++i) {
+        d_cre[d_kh + i] = H[i].real();
+        d_cim[d_kh + i] = H[i].imag();
+    }
+}
+
+// |c|^2 of n values into pw (VOLK), and the first index of the largest
+// (ties: the lower index): vector lanes keep a running maximum and its index
+// each (2.5x VOLK 2.5's index_max here)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
+static void power_and_peak(const gr_complex* c, float* __restrict pw, int n, float& vmax,
+                           int& imax)
+{
+    typedef int v8i __attribute__((vector_size(32)));
+    volk_32fc_magnitude_squared_32f(pw, c, n);
+    v8f best = v8f{} - 1.0f;
+    v8i at = v8i{} - 1;
+    v8i idx = { 0, 1, 2, 3, 4, 5, 6, 7 };
+    const int full = n / 8 * 8;
+    for (int i = 0; i < full; i += 8, idx += 8) {
+        const v8f v = *reinterpret_cast<const v8f*>(pw + i);
+        const v8i gt = v > best;
+        best = gt ? v : best;
+        at = gt ? idx : at;
+    }
+    vmax = -1.0f;
+    imax = 0;
+    for (int l = 0; l < 8; ++l)
+        if (at[l] >= 0 && (best[l] > vmax || (best[l] == vmax && at[l] < imax))) {
+            vmax = best[l];
+            imax = at[l];
+        }
+    for (int i = full; i < n; ++i)
+        if (pw[i] > vmax) {
+            vmax = pw[i];
+            imax = i;
+        }
+}
+
+// sum of n floats, eight lanes (a plain loop does not vectorise without
+// -ffast-math)
+static float sum_floats(const float* x, int n)
+{
+    v8f acc{};
+    const int full = n / 8 * 8;
+    for (int i = 0; i < full; i += 8)
+        acc += *reinterpret_cast<const v8f*>(x + i);
+    float s = 0.0f;
+    for (int l = 0; l < 8; ++l)
+        s += acc[l];
+    for (int i = full; i < n; ++i)
+        s += x[i];
+    return s;
 }
 
 void cir_los::coarse_cir_phase(const gr_complex* H, int r)
@@ -151,7 +206,6 @@ void cir_los::eval_taylor(double t, cd& c, cd& c1, cd& c2, cd& c3)
     // types keep the ten accumulators in registers (arrays of lanes were
     // spilled to the stack, a store-load round trip per block); they lower
     // to AVX or NEON alike, no intrinsics.
-    typedef float v8f __attribute__((vector_size(32), aligned(4)));
     const int kc = 2 * d_kh + 1;
     constexpr int LANES = 8;
     const double w = 2.0 * M_PI * t / d_k;
@@ -290,10 +344,18 @@ los_estimate cir_los::estimate(const gr_complex* H, double predicted_delay)
     // |CIR|^2 on the grid, unscaled (times K'^2): only ratios are taken of it,
     // and the noise figure is scaled below. Stored phase by phase: grid
     // point m = Z p + r is d_pow[r M1 + p] (pow_at).
+    float peak_pow = -1.0f;
+    int peak_at = 0; // in d_pow's order
     for (int r = 0; r < d_z; ++r) {
         coarse_cir_phase(H, r);
-        volk_32fc_magnitude_squared_32f(
-            d_pow.data() + static_cast<size_t>(r) * d_m1, d_ifft->get_outbuf(), d_m1);
+        float v;
+        int i;
+        power_and_peak(
+            d_ifft->get_outbuf(), d_pow.data() + static_cast<size_t>(r) * d_m1, d_m1, v, i);
+        if (v > peak_pow) { // ties: the earlier phase, as one scan of d_pow
+            peak_pow = v;
+            peak_at = r * d_m1 + i;
+        }
     }
     auto pow_at = [&](int m) { return d_pow[static_cast<size_t>(m % d_z) * d_m1 + m / d_z]; };
 
@@ -313,10 +375,7 @@ los_estimate cir_los::estimate(const gr_complex* H, double predicted_delay)
         const int p0 = (n_lo - r + d_z - 1) / d_z, p1 = (n_hi - r) / d_z;
         if (p1 < p0)
             continue;
-        float part = 0.0f;
-        volk_32f_accumulator_s32f(
-            &part, d_pow.data() + static_cast<size_t>(r) * d_m1 + p0, p1 - p0 + 1);
-        noise_sum += part;
+        noise_sum += sum_floats(d_pow.data() + static_cast<size_t>(r) * d_m1 + p0, p1 - p0 + 1);
     }
     const double kc2 = static_cast<double>(2 * d_kh + 1) * (2 * d_kh + 1);
     const double noise_grid = static_cast<double>(noise_sum) / (n_hi - n_lo + 1);
@@ -333,9 +392,7 @@ los_estimate cir_los::estimate(const gr_complex* H, double predicted_delay)
                 best = m;
         }
     } else {
-        uint32_t imax = 0;
-        volk_32f_index_max_32u(&imax, d_pow.data(), d_m);
-        best = static_cast<int>(imax % d_m1) * d_z + static_cast<int>(imax / d_m1);
+        best = (peak_at % d_m1) * d_z + peak_at / d_m1;
         if (d_mode == los_pick::first) {
             const double thr = pow_at(best) * std::pow(10.0, d_threshold_db / 10.0);
             const int w = std::max(1, static_cast<int>(std::ceil(d_window / step)));
@@ -378,6 +435,8 @@ los_estimate cir_los::estimate(const gr_complex* H, double predicted_delay)
         // at the right delay nulls a reflection that leaks into the FFT's gain.
         // The centred response is x[i] = a e^{j2pi kh t/K} e^{-j2pi i t/K}:
         // delay t is w = -2 pi t/K, and the gain is alpha(w) e^{-j2pi kh t/K}.
+        std::copy(H + d_k - d_kh, H + d_k, d_centred.begin());
+        std::copy(H, H + d_kh + 1, d_centred.begin() + d_kh);
         d_apes->fit(d_centred.data());
         // grid no coarser than 32/L samples: Capon peaks narrow as L grows
         const double span = d_apes_span;
