@@ -119,6 +119,21 @@ void dft::set_output_weights(const std::vector<gr_complex>& w)
     }
 }
 
+void dft::set_input_weights(const gr_complex* w)
+{
+    d_weighted_in = w != nullptr;
+    if (!w)
+        return;
+    if (!d_bluestein) {
+        d_in_weights.assign(w, w + d_n);
+        return;
+    }
+    d_in_chirp.resize(d_n);
+    d_in_chirp_tw.resize(d_n);
+    volk_32fc_x2_multiply_32fc(d_in_chirp.data(), d_chirp.data(), w, d_n);
+    volk_32fc_x2_multiply_32fc(d_in_chirp_tw.data(), d_chirp_tw.data(), w, d_n);
+}
+
 // Two products of one input in one pass: oa = x a, ob = x b (n complex).
 // Plain loops: the compiler vectorises them for AVX2 or NEON alike.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -155,12 +170,15 @@ static void multiply_add(const gr_complex* __restrict x,
 void dft::execute(const gr_complex* in, gr_complex* out)
 {
     if (!d_bluestein) {
+        gr_complex* buf = d_forward ? d_fwd->get_inbuf() : d_rev->get_inbuf();
+        if (d_weighted_in)
+            volk_32fc_x2_multiply_32fc(buf, in, d_in_weights.data(), d_n);
+        else
+            std::memcpy(buf, in, sizeof(gr_complex) * d_n);
         if (d_forward) {
-            std::memcpy(d_fwd->get_inbuf(), in, sizeof(gr_complex) * d_n);
             d_fwd->execute();
             std::memcpy(out, d_fwd->get_outbuf(), sizeof(gr_complex) * d_n);
         } else {
-            std::memcpy(d_rev->get_inbuf(), in, sizeof(gr_complex) * d_n);
             d_rev->execute();
             std::memcpy(out, d_rev->get_outbuf(), sizeof(gr_complex) * d_n);
         }
@@ -172,8 +190,8 @@ void dft::execute(const gr_complex* in, gr_complex* out)
     // pair, so that no intermediate is copied; the zero tails of the inputs
     // were set once and are never written
     multiply_twice(in,
-                   d_chirp.data(),
-                   d_chirp_tw.data(),
+                   d_weighted_in ? d_in_chirp.data() : d_chirp.data(),
+                   d_weighted_in ? d_in_chirp_tw.data() : d_chirp_tw.data(),
                    d_fwd->get_inbuf(),
                    d_fwd_odd->get_inbuf(),
                    d_n);

@@ -110,7 +110,8 @@ los_receiver_impl::los_receiver_impl(const std::vector<gr_complex>& packet,
       d_predicted(num_chans, 0.0),
       d_base(num_chans),
       d_frame(num_chans),
-      d_y(packet.size()),
+      d_ones(packet.size(), gr_complex(1.0f, 0.0f)),
+      d_phasors(packet.size()),
       d_h(packet.size() * num_chans)
 {
     if (!(threshold > 0.0f && threshold < 1.0f))
@@ -218,14 +219,17 @@ void los_receiver_impl::process(const frame_detection& f,
         return;
     }
 
+    // the correction's phasors, once per frame, folded into the LS
+    // estimate's chirps: every channel then costs what it costs uncorrected
+    if (d_correct) {
+        d_rot.rotate(d_ones.data(), d_phasors.data(), K);
+        d_ls.set_input_weights(d_phasors.data());
+    } else {
+        d_ls.set_input_weights(nullptr);
+    }
     for (int c = 0; c < d_nchan; ++c) {
         gr_complex* H = d_h.data() + static_cast<size_t>(c) * K;
-        if (d_correct) {
-            d_rot.rotate(d_frame[c], d_y.data(), K);
-            d_ls.estimate(d_y.data(), H);
-        } else {
-            d_ls.estimate(d_frame[c], H);
-        }
+        d_ls.estimate(d_frame[c], H);
         const los_estimate e = d_los->estimate(H, d_predicted[c]);
         d_out.gain[c] = e.gain;
         d_out.delay_s[c] = e.delay / d_rate;

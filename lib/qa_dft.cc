@@ -59,5 +59,36 @@ int main()
         qa::check(err == 0.0, "in-place equals out-of-place");
         qa::check(d.uses_bluestein(), "1278 uses bluestein");
     }
+    // input weights: the DFT of x[n] w[n] against the direct sum, for a
+    // Bluestein and an FFTW length; cleared again by nullptr
+    for (int n : { 1278, 64 }) {
+        std::vector<gr_complex> x(n), w(n), y(n), y0(n);
+        for (int m = 0; m < n; ++m) {
+            x[m] = gr_complex(g(rng), g(rng));
+            w[m] = std::polar(1.0f, 0.37f + 0.0021f * m); // a CFO correction's phasors
+        }
+        dft d(n, true);
+        d.execute(x.data(), y0.data());
+        d.set_input_weights(w.data());
+        d.execute(x.data(), y.data());
+        double err = 0.0, ref = 0.0;
+        for (int k = 0; k < n; ++k) {
+            std::complex<double> s(0, 0);
+            for (int m = 0; m < n; ++m)
+                s += std::complex<double>(x[m].real(), x[m].imag()) *
+                     std::complex<double>(w[m].real(), w[m].imag()) *
+                     std::polar(1.0, -2.0 * M_PI * ((long)k * m % n) / n);
+            err = std::max(err, std::abs(s - std::complex<double>(y[k].real(), y[k].imag())));
+            ref = std::max(ref, std::abs(s));
+        }
+        qa::check(err / ref < 2e-5,
+                  "input weights n=" + std::to_string(n) + " rel err " + std::to_string(err / ref));
+        d.set_input_weights(nullptr);
+        d.execute(x.data(), y.data());
+        double diff = 0;
+        for (int k = 0; k < n; ++k)
+            diff = std::max(diff, (double)std::abs(y[k] - y0[k]));
+        qa::check(diff == 0.0, "input weights cleared n=" + std::to_string(n));
+    }
     return qa::finish("qa_dft");
 }

@@ -60,6 +60,15 @@ public:
      */
     void set_output_weights(const std::vector<gr_complex>& w);
 
+    /*!
+     * Input weights: execute() then transforms x[n] * w[n] (w: length()
+     * values, copied; nullptr: none). Bluestein folds them into its chirp
+     * products here, once, so that every execute() until the next call
+     * costs nothing more: one carrier-offset correction for all channels
+     * of a frame.
+     */
+    void set_input_weights(const gr_complex* w);
+
 private:
     int d_n;
     bool d_forward;
@@ -73,6 +82,9 @@ private:
     std::vector<gr_complex> d_chirp;      // exp(-+j pi n^2 / N), n < N
     std::vector<gr_complex> d_out_chirp;  // chirp times output weights
     std::vector<gr_complex> d_weights;    // output weights (non-Bluestein path)
+    std::vector<gr_complex> d_in_weights; // input weights (non-Bluestein path)
+    std::vector<gr_complex> d_in_chirp, d_in_chirp_tw; // chirps times input weights
+    bool d_weighted_in = false;
     std::vector<gr_complex> d_chirp_tw;   // chirp times exp(-+j 2 pi n / M): odd bins
     std::vector<gr_complex> d_out_odd;    // output chirp (and weights) times exp(+-j 2 pi n / M)
     std::vector<gr_complex> d_kernel_even, d_kernel_odd; // FFT of the conjugate chirp, /M

@@ -46,6 +46,13 @@ public:
     //! y: K received samples from the frame start; H: K output bins.
     void estimate(const gr_complex* y, gr_complex* H);
 
+    /*!
+     * Estimate from y[n] * w[n] from now on (w: K values, e.g. a carrier
+     * offset correction's phasors; nullptr: none). Folded into the DFT's
+     * chirps once, so every channel of a frame shares the cost.
+     */
+    void set_input_weights(const gr_complex* w) { d_dft.set_input_weights(w); }
+
 private:
     int d_len;
     dft d_dft;
