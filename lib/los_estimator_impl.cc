@@ -69,69 +69,36 @@ los_estimator_impl::los_estimator_impl(int packet_len,
       d_len(packet_len),
       d_nchan(num_chans),
       d_rate(samp_rate),
-      d_predicted(num_chans, 0.0)
+      d_picker("los_estimator", packet_len, num_chans, method, pick, zero_pad, threshold_db,
+               window, apes_len)
 {
     if (!(samp_rate > 0.0))
         throw std::invalid_argument("los_estimator: samp_rate must be > 0");
-    d_los = std::make_unique<cir_los>(
-        packet_len, zero_pad, los_pick_from_string(pick), threshold_db, window);
-    if (method == "apes")
-        d_los->set_apes(apes_len);
-    else if (method != "fft")
-        throw std::invalid_argument("los_estimator: method must be fft or apes, not '" +
-                                    method + "'");
     message_port_register_out(PORT_LOS);
     message_port_register_in(PORT_DELAYS);
-    set_msg_handler(PORT_DELAYS, [this](const pmt::pmt_t& msg) { handle_delays(msg); });
+    set_msg_handler(PORT_DELAYS,
+                    [this](const pmt::pmt_t& msg) { d_picker.handle_delays(msg, d_logger); });
 }
 
-void los_estimator_impl::set_pick(const std::string& pick)
-{
-    const los_pick p = los_pick_from_string(pick);
-    std::lock_guard<std::mutex> lock(d_mutex);
-    d_los->set_mode(p);
-}
+void los_estimator_impl::set_pick(const std::string& pick) { d_picker.set_pick(pick); }
 
 void los_estimator_impl::set_threshold_db(double threshold_db)
 {
-    std::lock_guard<std::mutex> lock(d_mutex);
-    d_los->set_threshold_db(threshold_db);
+    d_picker.set_threshold_db(threshold_db);
 }
 
-void los_estimator_impl::set_window(double window)
-{
-    std::lock_guard<std::mutex> lock(d_mutex);
-    d_los->set_window(window);
-}
+void los_estimator_impl::set_window(double window) { d_picker.set_window(window); }
 
 void los_estimator_impl::set_predicted_delays(const std::vector<double>& delays)
 {
-    std::lock_guard<std::mutex> lock(d_mutex);
-    if (delays.size() == 1)
-        d_predicted.assign(d_nchan, delays[0]);
-    else if (static_cast<int>(delays.size()) == d_nchan)
-        d_predicted = delays;
-    else
-        throw std::invalid_argument("los_estimator: need 1 or num_chans predicted delays");
-}
-
-void los_estimator_impl::handle_delays(const pmt::pmt_t& msg)
-{
-    std::vector<double> d;
-    if (!parse_delays(msg, d, d_logger))
-        return;
-    try {
-        set_predicted_delays(d);
-    } catch (const std::invalid_argument& e) {
-        d_logger->warn("{:s}; ignored", e.what());
-    }
+    d_picker.set_predicted_delays(delays);
 }
 
 int los_estimator_impl::work(int noutput_items,
                              gr_vector_const_void_star& input_items,
                              gr_vector_void_star& output_items)
 {
-    std::lock_guard<std::mutex> lock(d_mutex);
+    std::lock_guard<std::mutex> lock(d_picker.mutex());
     const uint64_t nread = nitems_read(0);
     get_tags_in_range(d_tags, 0, nread, nread + noutput_items);
     auto tag = d_tags.begin();
@@ -152,7 +119,7 @@ int los_estimator_impl::work(int noutput_items,
         }
         for (int c = 0; c < d_nchan; ++c) {
             const gr_complex* H = static_cast<const gr_complex*>(input_items[c]) + i * d_len;
-            const los_estimate e = d_los->estimate(H, d_predicted[c]);
+            const los_estimate e = d_picker.estimate(H, c);
             d_out.gain[c] = e.gain;
             d_out.delay_s[c] = e.delay / d_rate;
             d_out.snr_db[c] = e.snr_db;

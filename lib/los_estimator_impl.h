@@ -40,14 +40,10 @@ public:
              gr_vector_void_star& output_items) override;
 
 private:
-    void handle_delays(const pmt::pmt_t& msg);
-
     const int d_len;
     const int d_nchan;
     const double d_rate;
-    std::mutex d_mutex;
-    std::unique_ptr<cir_los> d_los;
-    std::vector<double> d_predicted;
+    los_picker d_picker;
     std::atomic<uint64_t> d_frames{ 0 };
     // per-call scratch, reused
     std::vector<gr::tag_t> d_tags;

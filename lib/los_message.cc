@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "los_message.h"
+#include <stdexcept>
 
 namespace gr {
 namespace arraycal {
@@ -32,21 +33,77 @@ pmt::pmt_t los_frame::to_pmt() const
     return d;
 }
 
-bool parse_delays(const pmt::pmt_t& msg, std::vector<double>& out, gr::logger_ptr logger)
+los_picker::los_picker(const std::string& block,
+                       int K,
+                       int num_chans,
+                       const std::string& method,
+                       const std::string& pick,
+                       int zero_pad,
+                       double threshold_db,
+                       double window,
+                       int apes_len)
+    : d_block(block),
+      d_nchan(num_chans),
+      d_los(std::make_unique<cir_los>(
+          K, zero_pad, los_pick_from_string(pick), threshold_db, window)),
+      d_predicted(num_chans, 0.0)
 {
-    out.clear();
+    if (method == "apes")
+        d_los->set_apes(apes_len);
+    else if (method != "fft")
+        throw std::invalid_argument(d_block + ": method must be fft or apes, not '" + method +
+                                    "'");
+}
+
+void los_picker::set_pick(const std::string& pick)
+{
+    const los_pick p = los_pick_from_string(pick);
+    std::lock_guard<std::mutex> lock(d_mutex);
+    d_los->set_mode(p);
+}
+
+void los_picker::set_threshold_db(double threshold_db)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    d_los->set_threshold_db(threshold_db);
+}
+
+void los_picker::set_window(double window)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    d_los->set_window(window);
+}
+
+void los_picker::set_predicted_delays(const std::vector<double>& delays)
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    if (delays.size() == 1)
+        d_predicted.assign(d_nchan, delays[0]);
+    else if (static_cast<int>(delays.size()) == d_nchan)
+        d_predicted = delays;
+    else
+        throw std::invalid_argument(d_block + ": need 1 or num_chans predicted delays");
+}
+
+void los_picker::handle_delays(const pmt::pmt_t& msg, const gr::logger_ptr& logger)
+{
+    std::vector<double> d;
     if (pmt::is_f64vector(msg))
-        out = pmt::f64vector_elements(msg);
+        d = pmt::f64vector_elements(msg);
     else if (pmt::is_f32vector(msg)) {
         for (float v : pmt::f32vector_elements(msg))
-            out.push_back(v);
+            d.push_back(v);
     } else if (pmt::is_real(msg) || pmt::is_integer(msg))
-        out.push_back(pmt::to_double(msg));
+        d.push_back(pmt::to_double(msg));
     else {
         logger->warn("delays message must be a number or a f32/f64 vector; ignored");
-        return false;
+        return;
     }
-    return true;
+    try {
+        set_predicted_delays(d);
+    } catch (const std::invalid_argument& e) {
+        logger->warn("{:s}; ignored", e.what());
+    }
 }
 
 } // namespace arraycal

@@ -6,10 +6,14 @@
 #ifndef INCLUDED_ARRAYCAL_LOS_MESSAGE_H
 #define INCLUDED_ARRAYCAL_LOS_MESSAGE_H
 
+#include <gnuradio/arraycal/cir_los.h>
 #include <gnuradio/gr_complex.h>
 #include <gnuradio/logger.h>
 #include <pmt/pmt.h>
 #include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
 #include <vector>
 
 namespace gr {
@@ -37,10 +41,44 @@ struct los_frame {
 };
 
 /*!
- * Predicted delays from a "delays" message (a number, or an f32/f64
- * vector); false, with a warning, for anything else.
+ * The LoS picking of los_estimator and los_receiver: the CIR/LoS kernel and
+ * the settings that may change while the flowgraph runs (pick rule,
+ * threshold, window, predicted delays from the "delays" port).
  */
-bool parse_delays(const pmt::pmt_t& msg, std::vector<double>& out, gr::logger_ptr logger);
+class los_picker
+{
+public:
+    los_picker(const std::string& block,
+               int K,
+               int num_chans,
+               const std::string& method,
+               const std::string& pick,
+               int zero_pad,
+               double threshold_db,
+               double window,
+               int apes_len);
+
+    void set_pick(const std::string& pick);
+    void set_threshold_db(double threshold_db);
+    void set_window(double window);
+    void set_predicted_delays(const std::vector<double>& delays);
+    //! A "delays" message: a number or an f32/f64 vector; anything else is warned about.
+    void handle_delays(const pmt::pmt_t& msg, const gr::logger_ptr& logger);
+
+    //! Held by a work call around its estimates: settings change between frames.
+    std::mutex& mutex() { return d_mutex; }
+    los_estimate estimate(const gr_complex* H, int chan)
+    {
+        return d_los->estimate(H, d_predicted[chan]);
+    }
+
+private:
+    const std::string d_block;
+    const int d_nchan;
+    std::mutex d_mutex;
+    std::unique_ptr<cir_los> d_los;
+    std::vector<double> d_predicted;
+};
 
 } // namespace arraycal
 } // namespace gr

@@ -104,10 +104,18 @@ los_receiver_impl::los_receiver_impl(const std::vector<gr_complex>& packet,
              preamble_len / half_len),
       d_moose(half_len, samp_rate),
       d_ls(packet),
+      d_picker("los_receiver",
+               static_cast<int>(packet.size()),
+               num_chans,
+               method,
+               pick,
+               zero_pad,
+               threshold_db,
+               window,
+               apes_len),
       d_threshold(threshold),
       d_time_offset(time_offset_s),
       d_correct(correct_cfo),
-      d_predicted(num_chans, 0.0),
       d_base(num_chans),
       d_frame(num_chans),
       d_ones(packet.size(), gr_complex(1.0f, 0.0f)),
@@ -116,13 +124,6 @@ los_receiver_impl::los_receiver_impl(const std::vector<gr_complex>& packet,
 {
     if (!(threshold > 0.0f && threshold < 1.0f))
         throw std::invalid_argument("los_receiver: threshold must be in (0, 1)");
-    d_los = std::make_unique<cir_los>(
-        d_len, zero_pad, los_pick_from_string(pick), threshold_db, window);
-    if (method == "apes")
-        d_los->set_apes(apes_len);
-    else if (method != "fft")
-        throw std::invalid_argument("los_receiver: method must be fft or apes, not '" +
-                                    method + "'");
     // The window must reach W samples before the oldest undecided candidate
     // and W + L - 1 after the newest (the sync), and hold a whole packet
     // from a frame's start until its last sample is in (at most K - 1 calls
@@ -131,7 +132,8 @@ los_receiver_impl::los_receiver_impl(const std::vector<gr_complex>& packet,
     d_out.resize(d_nchan);
     message_port_register_out(PORT_LOS);
     message_port_register_in(PORT_DELAYS);
-    set_msg_handler(PORT_DELAYS, [this](const pmt::pmt_t& msg) { handle_delays(msg); });
+    set_msg_handler(PORT_DELAYS,
+                    [this](const pmt::pmt_t& msg) { d_picker.handle_delays(msg, d_logger); });
 }
 
 void los_receiver_impl::set_threshold(float threshold)
@@ -154,46 +156,18 @@ void los_receiver_impl::set_correct_cfo(bool correct)
     d_correct = correct;
 }
 
-void los_receiver_impl::set_pick(const std::string& pick)
-{
-    const los_pick p = los_pick_from_string(pick);
-    std::lock_guard<std::mutex> lock(d_mutex);
-    d_los->set_mode(p);
-}
+void los_receiver_impl::set_pick(const std::string& pick) { d_picker.set_pick(pick); }
 
 void los_receiver_impl::set_threshold_db(double threshold_db)
 {
-    std::lock_guard<std::mutex> lock(d_mutex);
-    d_los->set_threshold_db(threshold_db);
+    d_picker.set_threshold_db(threshold_db);
 }
 
-void los_receiver_impl::set_window(double window)
-{
-    std::lock_guard<std::mutex> lock(d_mutex);
-    d_los->set_window(window);
-}
+void los_receiver_impl::set_window(double window) { d_picker.set_window(window); }
 
 void los_receiver_impl::set_predicted_delays(const std::vector<double>& delays)
 {
-    std::lock_guard<std::mutex> lock(d_mutex);
-    if (delays.size() == 1)
-        d_predicted.assign(d_nchan, delays[0]);
-    else if (static_cast<int>(delays.size()) == d_nchan)
-        d_predicted = delays;
-    else
-        throw std::invalid_argument("los_receiver: need 1 or num_chans predicted delays");
-}
-
-void los_receiver_impl::handle_delays(const pmt::pmt_t& msg)
-{
-    std::vector<double> d;
-    if (!parse_delays(msg, d, d_logger))
-        return;
-    try {
-        set_predicted_delays(d);
-    } catch (const std::invalid_argument& e) {
-        d_logger->warn("{:s}; ignored", e.what());
-    }
+    d_picker.set_predicted_delays(delays);
 }
 
 void los_receiver_impl::process(const frame_detection& f,
@@ -230,7 +204,7 @@ void los_receiver_impl::process(const frame_detection& f,
     for (int c = 0; c < d_nchan; ++c) {
         gr_complex* H = d_h.data() + static_cast<size_t>(c) * K;
         d_ls.estimate(d_frame[c], H);
-        const los_estimate e = d_los->estimate(H, d_predicted[c]);
+        const los_estimate e = d_picker.estimate(H, c);
         d_out.gain[c] = e.gain;
         d_out.delay_s[c] = e.delay / d_rate;
         d_out.snr_db[c] = e.snr_db;
@@ -260,6 +234,7 @@ int los_receiver_impl::work(int noutput_items,
     }
 
     std::lock_guard<std::mutex> lock(d_mutex);
+    std::lock_guard<std::mutex> lock_los(d_picker.mutex());
     // decide the candidates whose look-ahead this call completes
     const uint64_t first = nread - d_sync.lookahead();
     for (int c = 0; c < d_nchan; ++c)

@@ -65,7 +65,6 @@ public:
              gr_vector_void_star& output_items) override;
 
 private:
-    void handle_delays(const pmt::pmt_t& msg);
     void process(const frame_detection& f, gr_vector_const_void_star& in, uint64_t oldest);
 
     const int d_nchan;
@@ -74,13 +73,12 @@ private:
     frame_sync d_sync;
     moose_estimator d_moose;
     ls_estimator d_ls;
-    std::unique_ptr<cir_los> d_los;
+    los_picker d_picker;
 
     std::mutex d_mutex; // run-time settings
     float d_threshold;
     double d_time_offset;
     bool d_correct;
-    std::vector<double> d_predicted;
 
     std::deque<frame_detection> d_waiting; // detected, samples not all in yet
     std::deque<uint64_t> d_anchors;        // rx_time offsets not behind every frame yet
