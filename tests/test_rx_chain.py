@@ -387,3 +387,33 @@ def test_the_fused_block_gives_the_four_blocks_messages(rng):
         np.testing.assert_allclose(f["los"], g["los"], rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(f["delay_s"], g["delay_s"], rtol=0, atol=1e-5 / FS)
         np.testing.assert_allclose(f["snr_db"], g["snr_db"], rtol=0, atol=1e-3)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_predicted_pick_takes_its_delay_from_the_delays_message(fused, rng):
+    # a reflection 3.5 samples before a weaker LoS (1 vs 0.5): the sync
+    # times the frame on the reflection, 'strongest' returns it; 'predicted'
+    # with the LoS delay sent on the "delays" port (+-1 sample) returns the
+    # LoS. Without the message (predicted 0) it would return the reflection.
+    import pmt
+    from gnuradio import blocks, gr
+    sig = multichannel_stream(PKT, 12, [[(1.0 * np.exp(-1j), 2.8), (0.5 * np.exp(0.5j), 6.3)]],
+                              samp_rate=FS, snr_db=35, rng=rng, lead=100)
+    strongest, _ = run_chain(sig, FS, correct_cfo=False, fused=fused)
+    d_refl = np.median([m["delay_s"][0] for m in strongest]) * FS
+    chain = arraycal.rx_chain(num_chans=1, samp_rate=FS, correct_cfo=False, pick="predicted",
+                              window=1.0, fused=fused)
+    # handled before the first work call: messages come first in a block's thread
+    (chain.rx if fused else chain.los)._post(pmt.intern("delays"),
+                                             pmt.init_f64vector(1, [d_refl + 3.5]))
+    tb = gr.top_block()
+    dbg = blocks.message_debug()
+    tb.connect(blocks.vector_source_c(sig[0].astype(np.complex64).tolist(), False), chain)
+    tb.msg_connect(chain, "los", dbg, "store")
+    tb.run()
+    msgs = [pmt.to_python(dbg.get_message(i)) for i in range(dbg.num_messages())]
+    assert len(msgs) >= 10
+    d = np.array([m["delay_s"][0] for m in msgs]) * FS
+    assert np.all(np.abs(d - d_refl - 3.5) < 0.1)
+    los = np.array([m["los"][0] for m in msgs])
+    assert np.median(np.abs(los)) == pytest.approx(0.5, rel=0.1)
