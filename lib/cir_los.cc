@@ -17,7 +17,12 @@ namespace gr {
 namespace arraycal {
 
 using cd = std::complex<double>;
+// eight float lanes as a GCC generic vector (AVX, or two SSE/NEON
+// registers; no intrinsics); loaded from float arrays by V8F_AT. A macro, not
+// a function: returning a 32-byte vector from a function changes the ABI of
+// the non-AVX clone, and GCC warns about it
 typedef float v8f __attribute__((vector_size(32), aligned(4)));
+#define V8F_AT(p) (*reinterpret_cast<const v8f*>(p))
 
 los_pick los_pick_from_string(const std::string& s)
 {
@@ -127,7 +132,7 @@ static void power_and_peak(const gr_complex* c, float* __restrict pw, int n, flo
     v8i idx = { 0, 1, 2, 3, 4, 5, 6, 7 };
     const int full = n / 8 * 8;
     for (int i = 0; i < full; i += 8, idx += 8) {
-        const v8f v = *reinterpret_cast<const v8f*>(pw + i);
+        const v8f v = V8F_AT(pw + i);
         const v8i gt = v > best;
         best = gt ? v : best;
         at = gt ? idx : at;
@@ -153,7 +158,7 @@ static float sum_floats(const float* x, int n)
     v8f acc{};
     const int full = n / 8 * 8;
     for (int i = 0; i < full; i += 8)
-        acc += *reinterpret_cast<const v8f*>(x + i);
+        acc += V8F_AT(x + i);
     float s = 0.0f;
     for (int l = 0; l < 8; ++l)
         s += acc[l];
@@ -227,17 +232,16 @@ void cir_los::eval_taylor(double t, cd& c, cd& c1, cd& c2, cd& c3)
     const float* k1 = d_idx.data();
     const float* k2 = d_idx2.data();
     const float* k3 = d_idx3.data();
-#define ARRAYCAL_LOAD8(p) (*reinterpret_cast<const v8f*>(p))
     const int nblk = kc / LANES;
     for (int b = 0; b < nblk; ++b) {
         const int o = b * LANES;
-        const v8f xr = ARRAYCAL_LOAD8(gr + o), xi = ARRAYCAL_LOAD8(gi + o);
+        const v8f xr = V8F_AT(gr + o), xi = V8F_AT(gi + o);
         const v8f rr = xr * pr - xi * pi;
         const v8f ri = xr * pi + xi * pr;
         a0r += rr;
         a0i += ri;
-        const v8f q1 = ARRAYCAL_LOAD8(k1 + o), q2 = ARRAYCAL_LOAD8(k2 + o),
-                  q3 = ARRAYCAL_LOAD8(k3 + o);
+        const v8f q1 = V8F_AT(k1 + o), q2 = V8F_AT(k2 + o),
+                  q3 = V8F_AT(k3 + o);
         a1r += rr * q1;
         a1i += ri * q1;
         a2r += rr * q2;
@@ -255,7 +259,6 @@ void cir_los::eval_taylor(double t, cd& c, cd& c1, cd& c2, cd& c3)
             pi *= m;
         }
     }
-#undef ARRAYCAL_LOAD8
     cd s0(0, 0), s1(0, 0), s2(0, 0), s3(0, 0);
     for (int l = 0; l < LANES; ++l) {
         s0 += cd(a0r[l], a0i[l]);
