@@ -3,6 +3,7 @@
  * Copyright 2026 gr-arraycal authors.
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include "phase_rotator.h"
 #include <gnuradio/arraycal/dft.h>
 #include <gnuradio/fft/fft.h>
 #include <volk/volk.h>
@@ -132,6 +133,23 @@ void dft::set_input_weights(const gr_complex* w)
     d_in_chirp_tw.resize(d_n);
     volk_32fc_x2_multiply_32fc(d_in_chirp.data(), d_chirp.data(), w, d_n);
     volk_32fc_x2_multiply_32fc(d_in_chirp_tw.data(), d_chirp_tw.data(), w, d_n);
+}
+
+void dft::set_input_rotation(double phase, double increment)
+{
+    phase_rotator rot;
+    rot.set_phase(phase);
+    rot.set_increment(increment);
+    d_weighted_in = true;
+    if (!d_bluestein) {
+        d_in_weights.assign(d_n, gr_complex(1.0f, 0.0f));
+        rot.rotate(d_in_weights.data(), d_in_weights.data(), d_n);
+        return;
+    }
+    d_in_chirp.resize(d_n);
+    d_in_chirp_tw.resize(d_n);
+    rot.rotate_pair( // Bluestein lengths are >= 17
+        d_chirp.data(), d_chirp_tw.data(), d_in_chirp.data(), d_in_chirp_tw.data(), d_n);
 }
 
 // Two products of one input in one pass: oa = x a, ob = x b (n complex).

@@ -118,8 +118,6 @@ los_receiver_impl::los_receiver_impl(const std::vector<gr_complex>& packet,
       d_correct(correct_cfo),
       d_base(num_chans),
       d_frame(num_chans),
-      d_ones(packet.size(), gr_complex(1.0f, 0.0f)),
-      d_phasors(packet.size()),
       d_h(packet.size() * num_chans)
 {
     if (!(threshold > 0.0f && threshold < 1.0f))
@@ -196,8 +194,7 @@ void los_receiver_impl::process(const frame_detection& f,
     // the correction's phasors, once per frame, folded into the LS
     // estimate's chirps: every channel then costs what it costs uncorrected
     if (d_correct) {
-        d_rot.rotate(d_ones.data(), d_phasors.data(), K);
-        d_ls.set_input_weights(d_phasors.data());
+        d_ls.set_input_rotation(d_rot.phase(), d_rot.increment());
     } else {
         d_ls.set_input_weights(nullptr);
     }

@@ -94,7 +94,7 @@ private:
     std::vector<gr::tag_t> d_rx_tags;
     std::vector<const gr_complex*> d_base, d_frame;
     std::vector<frame_detection> d_found;
-    volk::vector<gr_complex> d_ones, d_phasors, d_h;
+    volk::vector<gr_complex> d_h;
     los_frame d_out;
 };
 

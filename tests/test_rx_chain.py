@@ -98,6 +98,42 @@ def test_metric_is_the_explained_energy_fraction():
         assert np.mean(vals) == pytest.approx(s / (1 + s), abs=0.02)
 
 
+def metric_reference(x, preamble, start, segments):
+    """The metric's definition in numpy, one start: the mean over segments of
+    sum_c |<p~_s, y_cs>|^2 / E(p~_s) / sum_c E(y_cs about its mean)."""
+    ls = len(preamble) // segments
+    m = 0.0
+    for s in range(segments):
+        p = preamble[s * ls:(s + 1) * ls].astype(complex)
+        pz = p - p.mean()
+        num = den = 0.0
+        for y in x:
+            w = y[start + s * ls:start + (s + 1) * ls].astype(complex)
+            num += abs(np.vdot(pz, w)) ** 2 / np.vdot(pz, pz).real
+            den += np.sum(abs(w - w.mean()) ** 2)
+        m += min(1.0, num / den)
+    return m / segments
+
+
+@pytest.mark.parametrize("count", [1, 3, 7, 9, 31])
+def test_tracking_metric_range_matches_the_definition(count):
+    # the tracking path (direct correlations, four lags per pass, sliding
+    # energies) against numpy, two channels with a DC offset, both ways of
+    # cutting the preamble; every count hits a different lag grouping
+    rng = np.random.default_rng(11)
+    pre = arraycal.preamble()
+    sig = multichannel_stream(PKT, 3, [[(1.0, 0.3)], [(0.2j, 0.6)]], snr_db=10, rng=rng,
+                              dc=[0.3, 0.0])
+    x = np.ascontiguousarray(sig[:, K - 20:K - 20 + count + 300 + len(pre)])
+    for segments in (1, 2):
+        corr = arraycal.preamble_correlator(pre, segments)
+        got = corr.metric_range(x, 15, count)
+        ref = [metric_reference(x, pre, 15 + j, segments) for j in range(count)]
+        # float sums of 139..278 products: 1e-5 of a metric in [0, 1]
+        assert np.max(np.abs(got - ref)) < 1e-5
+        assert np.max(np.abs(got - corr.metric(x)[15:15 + count])) < 1e-5
+
+
 @pytest.mark.timeout(120)
 def test_dc_offset_and_a_much_weaker_channel_do_not_hurt(rng):
     # channel 0 carries a DC offset half the signal amplitude; channel 1 is

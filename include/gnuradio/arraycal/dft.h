@@ -69,6 +69,12 @@ public:
      */
     void set_input_weights(const gr_complex* w);
 
+    /*!
+     * Input weights w[n] = exp(j (phase + n increment)), a carrier offset
+     * correction, made straight into the chirp products in one pass.
+     */
+    void set_input_rotation(double phase, double increment);
+
 private:
     int d_n;
     bool d_forward;

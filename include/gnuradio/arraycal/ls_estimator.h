@@ -53,6 +53,12 @@ public:
      */
     void set_input_weights(const gr_complex* w) { d_dft.set_input_weights(w); }
 
+    //! Estimate from y[n] exp(j (phase + n increment)) from now on.
+    void set_input_rotation(double phase, double increment)
+    {
+        d_dft.set_input_rotation(phase, increment);
+    }
+
 private:
     int d_len;
     dft d_dft;

@@ -68,8 +68,10 @@ public:
     float metric_at(const std::vector<const gr_complex*>& chans, int offset);
 
     /*!
-     * Metric at `count` consecutive candidates from `offset` (tracking): one
-     * VOLK correlation per candidate and segment, energies from prefix sums.
+     * Metric at `count` consecutive candidates from `offset` (tracking):
+     * direct correlations, four lags per pass over the reference, window
+     * energies sliding one sample per candidate. Every chans[c] must hold
+     * offset + count + L - 1 samples.
      */
     void metric_range(const std::vector<const gr_complex*>& chans,
                       int offset,
@@ -83,12 +85,14 @@ private:
     bool d_identical; // all segments equal: one correlation serves them all
     int d_fft_len;
     std::vector<std::vector<gr_complex>> d_ref;     // zero-mean segments
+    std::vector<std::vector<float>> d_ref_f, d_ref_sw; // the same, re/im and im/re
     std::vector<std::vector<gr_complex>> d_ref_fft; // conj(FFT(seg)) / fft_len
     std::vector<double> d_ref_energy;
     std::unique_ptr<gr::fft::fft<gr_complex, true>> d_fwd;
     std::unique_ptr<gr::fft::fft<gr_complex, false>> d_rev;
     std::vector<double> d_num, d_den, d_tmp;
     std::vector<double> d_cum_pow, d_cum_re, d_cum_im;
+    std::vector<gr_complex> d_lags;
 };
 
 } // namespace arraycal

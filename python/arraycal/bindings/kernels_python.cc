@@ -79,7 +79,19 @@ void bind_kernels(py::module& m)
                 auto p = rows(x, offset + self.length());
                 return self.metric_at(p, offset);
             },
-            py::arg("x"), py::arg("offset"));
+            py::arg("x"), py::arg("offset"))
+        .def(
+            "metric_range",
+            [](preamble_correlator& self, carr x, int offset, int count) {
+                if (offset < 0 || count < 1)
+                    throw std::invalid_argument("need offset >= 0 and count >= 1");
+                auto p = rows(x, offset + count + self.length() - 1);
+                py::array_t<float> out(count);
+                self.metric_range(p, offset, count, out.mutable_data());
+                return out;
+            },
+            py::arg("x"), py::arg("offset"), py::arg("count"),
+            "Metric of the count starts from offset (the tracking path).");
 
     py::class_<moose_estimator>(m, "moose_estimator",
                                 "Moose CFO from two identical halves, joint over channels.")
