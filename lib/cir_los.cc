@@ -22,6 +22,7 @@ using cd = std::complex<double>;
 // a function: returning a 32-byte vector from a function changes the ABI of
 // the non-AVX clone, and GCC warns about it
 typedef float v8f __attribute__((vector_size(32), aligned(4)));
+typedef int v8i __attribute__((vector_size(32)));
 #define V8F_AT(p) (*reinterpret_cast<const v8f*>(p))
 
 los_pick los_pick_from_string(const std::string& s)
@@ -48,22 +49,18 @@ cir_los::cir_los(int K, int zero_pad, los_pick mode, double threshold_db, double
     // of the grid (m = zero_pad p + r) is an M1-point inverse FFT of the
     // spectrum turned by exp(j 2 pi k r / M), so zero_pad FFTs of M1 replace
     // one of M (faster, and cache-resident, for any zero padding)
-    d_z = zero_pad;
     d_m1 = fast_fft_size(K);
-    d_m = d_z * d_m1;
     d_even = (K % 2) == 0;
     d_kh = (K - 1) / 2;
     const int kc = 2 * d_kh + 1;
     d_ifft = std::make_unique<gr::fft::fft_complex_rev>(d_m1);
-    // ramps in the FFT input order: k = 0..kh, then k = -kh..-1
-    d_ramp.resize(static_cast<size_t>(d_z) * kc);
-    for (int r = 0; r < d_z; ++r)
-        for (int i = 0; i < kc; ++i) {
-            const int k = i <= d_kh ? i : i - kc;
-            const double ph = 2.0 * M_PI * static_cast<double>(k) * r / d_m;
-            d_ramp[static_cast<size_t>(r) * kc + i] = gr_complex(std::cos(ph), std::sin(ph));
-        }
-    d_pow.resize(d_m);
+    d_grid = make_grid(zero_pad);
+    // 'first' looks for a weaker lobe close before the strongest: a grid of
+    // one sample often lands on its flank only, half a sample resolves it
+    d_grid_first = make_grid(std::max(zero_pad, 2));
+    d_z = d_grid.z;
+    d_m = d_grid.m;
+    d_pow.resize(d_grid_first.m);
     d_centred.resize(kc);
     d_cre.resize(kc);
     d_cim.resize(kc);
@@ -78,6 +75,28 @@ cir_los::cir_los(int K, int zero_pad, los_pick mode, double threshold_db, double
 }
 
 cir_los::~cir_los() = default;
+
+cir_los::grid_spec cir_los::make_grid(int z) const
+{
+    grid_spec g;
+    g.z = z;
+    g.m = z * d_m1;
+    g.step = static_cast<double>(d_k) / g.m;
+    // ramps in the FFT input order: k = 0..kh, then k = -kh..-1
+    const int kc = 2 * d_kh + 1;
+    g.ramp.resize(static_cast<size_t>(z) * kc);
+    for (int r = 0; r < z; ++r)
+        for (int i = 0; i < kc; ++i) {
+            const int k = i <= d_kh ? i : i - kc;
+            const double ph = 2.0 * M_PI * static_cast<double>(k) * r / g.m;
+            g.ramp[static_cast<size_t>(r) * kc + i] = gr_complex(std::cos(ph), std::sin(ph));
+        }
+    // a lobe's nearest grid point is within step/2 of its peak and reads at
+    // least sinc^2(step/2) of it; 0.9 more for a lobe bent by a neighbour
+    const double x = M_PI * 0.5 * g.step;
+    g.scallop = static_cast<float>(0.9 * std::pow(std::sin(x) / x, 2));
+    return g;
+}
 
 void cir_los::set_window(double w)
 {
@@ -125,7 +144,6 @@ __attribute__((target_clones("arch=x86-64-v3", "default")))
 static void power_and_peak(const gr_complex* c, float* __restrict pw, int n, float& vmax,
                            int& imax)
 {
-    typedef int v8i __attribute__((vector_size(32)));
     volk_32fc_magnitude_squared_32f(pw, c, n);
     v8f best = v8f{} - 1.0f;
     v8i at = v8i{} - 1;
@@ -167,7 +185,34 @@ static float sum_floats(const float* x, int n)
     return s;
 }
 
-void cir_los::coarse_cir_phase(const gr_complex* H, int r)
+// indices of the x[i] >= thr, i < n, appended to out: eight lanes compared
+// at once (a lane-wise maximum per block, as in power_and_peak), the rare
+// hits looked at one by one
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v3", "default"), noinline))
+#endif
+static void at_least(const float* x, int n, float thr, std::vector<int>& out)
+{
+    const int full = n / 8 * 8;
+    for (int i = 0; i < full; i += 8) {
+        const v8f v = V8F_AT(x + i);
+        // largest of the eight lanes by halving
+        const v8f h1 = __builtin_shuffle(v, (v8i){ 4, 5, 6, 7, 0, 1, 2, 3 });
+        const v8f m1 = v > h1 ? v : h1;
+        const v8f h2 = __builtin_shuffle(m1, (v8i){ 2, 3, 0, 1, 6, 7, 4, 5 });
+        const v8f m2 = m1 > h2 ? m1 : h2;
+        if (!(std::max(m2[0], m2[1]) >= thr))
+            continue;
+        for (int l = 0; l < 8; ++l)
+            if (x[i + l] >= thr)
+                out.push_back(i + l);
+    }
+    for (int i = full; i < n; ++i)
+        if (x[i] >= thr)
+            out.push_back(i);
+}
+
+void cir_los::coarse_cir_phase(const gr_complex* H, const grid_spec& g, int r)
 {
     // bins -kh..kh only: for even K the Nyquist bin is +fs/2 and -fs/2 at
     // once, so it cannot say which way a fractional delay turns; leaving it
@@ -178,7 +223,7 @@ void cir_los::coarse_cir_phase(const gr_complex* H, int r)
         std::copy(H, H + d_kh + 1, z);
         std::copy(H + d_k - d_kh, H + d_k, z + d_m1 - d_kh);
     } else {
-        const gr_complex* ramp = d_ramp.data() + static_cast<size_t>(r) * kc;
+        const gr_complex* ramp = g.ramp.data() + static_cast<size_t>(r) * kc;
         volk_32fc_x2_multiply_32fc(z, H, ramp, d_kh + 1);
         volk_32fc_x2_multiply_32fc(z + d_m1 - d_kh, H + d_k - d_kh, ramp + d_kh + 1, d_kh);
     }
@@ -190,7 +235,7 @@ void cir_los::cir(const gr_complex* H, gr_complex* out)
 {
     const float scale = 1.0f / (2 * d_kh + 1);
     for (int r = 0; r < d_z; ++r) {
-        coarse_cir_phase(H, r);
+        coarse_cir_phase(H, d_grid, r);
         const gr_complex* c = d_ifft->get_outbuf();
         for (int p = 0; p < d_m1; ++p)
             out[static_cast<size_t>(p) * d_z + r] = c[p] * scale;
@@ -344,13 +389,16 @@ los_estimate cir_los::estimate(const gr_complex* H, double predicted_delay)
 {
     los_estimate est;
     load(H);
+    const grid_spec& g = d_mode == los_pick::first ? d_grid_first : d_grid;
+    const int Z = g.z, M = g.m;
+    const double step = g.step;
     // |CIR|^2 on the grid, unscaled (times K'^2): only ratios are taken of it,
     // and the noise figure is scaled below. Stored phase by phase: grid
     // point m = Z p + r is d_pow[r M1 + p] (pow_at).
     float peak_pow = -1.0f;
     int peak_at = 0; // in d_pow's order
-    for (int r = 0; r < d_z; ++r) {
-        coarse_cir_phase(H, r);
+    for (int r = 0; r < Z; ++r) {
+        coarse_cir_phase(H, g, r);
         float v;
         int i;
         power_and_peak(
@@ -360,22 +408,21 @@ los_estimate cir_los::estimate(const gr_complex* H, double predicted_delay)
             peak_at = r * d_m1 + i;
         }
     }
-    auto pow_at = [&](int m) { return d_pow[static_cast<size_t>(m % d_z) * d_m1 + m / d_z]; };
+    auto pow_at = [&](int m) { return d_pow[static_cast<size_t>(m % Z) * d_m1 + m / Z]; };
 
-    const double step = grid_step();
-    auto delay_of = [&](int m) { return (m < (d_m + 1) / 2 ? m : m - d_m) * step; };
+    auto delay_of = [&](int m) { return (m < (M + 1) / 2 ? m : m - M) * step; };
     auto index_of = [&](double t) {
         long m = std::lround(t / step);
-        return static_cast<int>(((m % d_m) + d_m) % d_m);
+        return static_cast<int>(((m % M) + M) % M);
     };
 
     // noise: CIR far from the frame start (|delay| >= K/4), where the sync
     // put the strongest path near 0: grid indices [ceil(M/4), floor(3M/4)]
-    const int n_lo = (d_m + 3) / 4, n_hi = (3 * d_m) / 4;
+    const int n_lo = (M + 3) / 4, n_hi = (3 * M) / 4;
     float noise_sum = 0.0f;
-    for (int r = 0; r < d_z; ++r) {
+    for (int r = 0; r < Z; ++r) {
         // p with n_lo <= Z p + r <= n_hi
-        const int p0 = (n_lo - r + d_z - 1) / d_z, p1 = (n_hi - r) / d_z;
+        const int p0 = (n_lo - r + Z - 1) / Z, p1 = (n_hi - r) / Z;
         if (p1 < p0)
             continue;
         noise_sum += sum_floats(d_pow.data() + static_cast<size_t>(r) * d_m1 + p0, p1 - p0 + 1);
@@ -384,51 +431,114 @@ los_estimate cir_los::estimate(const gr_complex* H, double predicted_delay)
     const double noise_grid = static_cast<double>(noise_sum) / (n_hi - n_lo + 1);
     const double noise = noise_grid / kc2;
 
-    int best = 0;
+    // Candidate lobes on the grid, each refined to its peak before they are
+    // compared: a lobe's nearest grid point can lie up to half a step from
+    // its peak, where it reads lower by up to sinc^2(step/2) (4 dB on a grid
+    // of one sample), so every grid local maximum within that margin of the
+    // best grid value may hold the strongest peak. Usually there is one.
+    const double kc2_inv = 1.0 / kc2;
+    auto is_local_max = [&](int m) {
+        const float v = pow_at(m);
+        return v >= pow_at((m + M - 1) % M) && v >= pow_at((m + 1) % M);
+    };
+    auto refine_lobe = [&](int m) {
+        const int mp = (m + 1) % M, mm = (m - 1 + M) % M;
+        const double t0 = delay_of(m);
+        // start: on a grid of ~1 sample |c| is a sinc and
+        // |c(t0+s)|/(|c(t0)|+|c(t0+s)|) is the offset exactly; on finer grids
+        // a parabola through |c|^2 is good
+        double off = 0.0;
+        if (step > 0.5) {
+            const double a = std::sqrt(pow_at(mm)), b = std::sqrt(pow_at(m)),
+                         cc = std::sqrt(pow_at(mp));
+            off = cc >= a ? cc / (b + cc) : -a / (a + b);
+        } else {
+            const double den = pow_at(mm) - 2.0 * pow_at(m) + pow_at(mp);
+            if (den < 0)
+                off = 0.5 * (pow_at(mm) - pow_at(mp)) / den;
+        }
+        off = std::max(-0.9, std::min(0.9, off));
+        lobe l;
+        l.m = m;
+        l.t = refine_peak(t0 + off * step, step, l.c);
+        l.t = std::max(t0 - step, std::min(t0 + step, l.t));
+        l.p = std::norm(l.c);
+        return l;
+    };
+    // the strongest refined lobe among candidates (grid indices, any order):
+    // the MAX_CANDIDATES highest are refined, highest first, until no other
+    // can reach the best refined peak
+    auto strongest_of = [&](std::vector<int>& cand) {
+        std::sort(cand.begin(), cand.end(), [&](int a, int b) {
+            return pow_at(a) > pow_at(b) || (pow_at(a) == pow_at(b) && a < b);
+        });
+        cand.erase(std::unique(cand.begin(), cand.end()), cand.end());
+        lobe best = refine_lobe(cand[0]);
+        const size_t n = std::min<size_t>(cand.size(), MAX_CANDIDATES);
+        for (size_t i = 1; i < n; ++i) {
+            if (pow_at(cand[i]) * kc2_inv <= best.p * g.scallop)
+                break; // sorted: no later candidate can win either
+            const lobe l = refine_lobe(cand[i]);
+            if (l.p > best.p)
+                best = l;
+        }
+        return best;
+    };
+
+    auto& cand = d_candidates;
+    cand.clear();
+    lobe best;
     if (d_mode == los_pick::predicted) {
+        // the strongest within +-window of the predicted delay
         const int w = std::max(1, static_cast<int>(std::ceil(d_window / step)));
         const int c = index_of(predicted_delay);
-        best = c;
+        int top = c;
         for (int j = -w; j <= w; ++j) {
-            const int m = ((c + j) % d_m + d_m) % d_m;
-            if (pow_at(m) > pow_at(best))
-                best = m;
+            const int m = ((c + j) % M + M) % M;
+            if (pow_at(m) > pow_at(top))
+                top = m;
         }
+        cand.push_back(top);
+        const float thr = pow_at(top) * g.scallop;
+        for (int j = -w; j <= w; ++j) {
+            const int m = ((c + j) % M + M) % M;
+            if (pow_at(m) >= thr && is_local_max(m))
+                cand.push_back(m);
+        }
+        best = strongest_of(cand);
     } else {
-        best = (peak_at % d_m1) * d_z + peak_at / d_m1;
+        const int top = (peak_at % d_m1) * Z + peak_at / d_m1;
+        cand.push_back(top);
+        d_above.clear();
+        at_least(d_pow.data(), M, peak_pow * g.scallop, d_above);
+        for (int i : d_above) {
+            const int m = (i % d_m1) * Z + i / d_m1; // d_pow is phase by phase
+            if (is_local_max(m))
+                cand.push_back(m);
+        }
+        best = strongest_of(cand);
         if (d_mode == los_pick::first) {
-            const double thr = pow_at(best) * std::pow(10.0, d_threshold_db / 10.0);
+            // the earliest lobe within `window` samples before the strongest
+            // that is no more than threshold_db below it (and clear of the
+            // noise), judged on its refined peak
+            const double thr = best.p * std::pow(10.0, d_threshold_db / 10.0);
             const int w = std::max(1, static_cast<int>(std::ceil(d_window / step)));
+            const int at = index_of(best.t);
             for (int j = -w; j < 0; ++j) {
-                const int m = ((best + j) % d_m + d_m) % d_m;
-                const int mp = (m + 1) % d_m, mm = (m - 1 + d_m) % d_m;
-                if (pow_at(m) >= thr && pow_at(m) >= pow_at(mm) && pow_at(m) >= pow_at(mp) &&
-                    pow_at(m) > 4.0 * noise_grid) {
-                    best = m;
+                const int m = ((at + j) % M + M) % M;
+                if (!(pow_at(m) * kc2_inv >= thr * g.scallop && pow_at(m) > 4.0 * noise_grid &&
+                      is_local_max(m)))
+                    continue;
+                const lobe l = refine_lobe(m);
+                if (l.p >= thr && l.t < best.t - 0.5 * step) {
+                    best = l;
                     break;
                 }
             }
         }
     }
-
-    const int mp = (best + 1) % d_m, mm = (best - 1 + d_m) % d_m;
-    const double t0 = delay_of(best);
-    // start: on a grid of ~1 sample |c| is a sinc and |c(t0+s)|/(|c(t0)|+|c(t0+s)|)
-    // is the offset exactly; on finer grids a parabola through |c|^2 is good
-    double off = 0.0;
-    if (step > 0.5) {
-        const double a = std::sqrt(pow_at(mm)), b = std::sqrt(pow_at(best)),
-                     cc = std::sqrt(pow_at(mp));
-        off = cc >= a ? cc / (b + cc) : -a / (a + b);
-    } else {
-        const double den = pow_at(mm) - 2.0 * pow_at(best) + pow_at(mp);
-        if (den < 0)
-            off = 0.5 * (pow_at(mm) - pow_at(mp)) / den;
-    }
-    off = std::max(-0.9, std::min(0.9, off));
-    cd c;
-    double t = refine_peak(t0 + off * step, step, c);
-    t = std::max(t0 - step, std::min(t0 + step, t));
+    cd c = best.c;
+    double t = best.t;
 
     if (d_apes) {
         // CAPES (Jakobsson & Stoica): locate the LoS with the Capon spectrum,
@@ -513,7 +623,7 @@ los_estimate cir_los::estimate(const gr_complex* H, double predicted_delay)
     est.delay = wrap_delay(t, d_k);
     est.noise_var = noise;
     est.snr_db = noise > 0 ? 10.0 * std::log10(std::norm(c) / noise) : INFINITY;
-    est.valid = pow_at(best) > 4.0 * noise_grid;
+    est.valid = best.p * kc2 > 4.0 * noise_grid;
     return est;
 }
 

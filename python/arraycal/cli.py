@@ -376,7 +376,9 @@ def _add_process(sub):
     p.add_argument("--method", choices=("fft", "apes"), default="fft")
     p.add_argument("--pick", choices=("strongest", "first", "predicted"), default="strongest")
     p.add_argument("--apes-len", type=int, default=200, help="APES filter length (default 200)")
-    p.add_argument("--zero-pad", type=int, default=2, help="CIR grid refinement (default 2)")
+    p.add_argument("--zero-pad", type=int, default=1,
+                   help="CIR grid refinement (default 1: candidate lobes are refined; "
+                        "the thesis used 10)")
     p.add_argument("--joint-geometry", action="store_true",
                    help="estimate the array heading correction with the offsets")
     p.add_argument("--fit-lever-arm", action="store_true",

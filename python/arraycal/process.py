@@ -123,7 +123,7 @@ def _median_position(fixes):
 
 
 def process(iq, array_path, tx_gnss, out_dir, rx_gnss=None, rx_position=None, method="fft",
-            pick="strongest", apes_len=200, zero_pad=2, joint=False, fit_lever_arm=False,
+            pick="strongest", apes_len=200, zero_pad=1, joint=False, fit_lever_arm=False,
             quality=None, tx_offset_enu=(0.0, 0.0, 0.0), min_snr_db=10.0, store=None,
             max_frames=200000, progress=True, log=print, report=True):
     t_start = time.monotonic()

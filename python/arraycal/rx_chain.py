@@ -33,7 +33,7 @@ class rx_chain(gr.hier_block2):
     def __init__(self, num_chans=2, samp_rate=4e6, packet=None, preamble_len=278,
                  half_len=139, threshold=0.2, period=None, track_window=2, max_misses=3,
                  time_offset=0.0, correct_cfo=True, method="fft", pick="strongest",
-                 zero_pad=2, threshold_db=-10.0, window=8.0, apes_len=200,
+                 zero_pad=1, threshold_db=-10.0, window=8.0, apes_len=200,
                  buffer_items=1 << 16, fused=True):
         gr.hier_block2.__init__(self, "rx_chain",
                                 gr.io_signature(num_chans, num_chans, gr.sizeof_gr_complex),

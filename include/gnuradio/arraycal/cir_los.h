@@ -48,12 +48,18 @@ ARRAYCAL_API los_pick los_pick_from_string(const std::string& s);
  *
  * Steps: coarse CIR on a grid of K/M samples by a zero-padded inverse FFT
  * of M = zero_pad * M1 points, M1 the smallest 2,3,5-smooth size >= K
- * (thesis: zero_pad 10), computed as zero_pad inverse FFTs of M1; pick the
- * LoS on that grid (strongest; first local peak within `window` samples
- * before the strongest and no more than threshold_db below it; or the
- * strongest within +-window of a predicted delay); refine the delay to the
- * maximum of |c(t)|^2 by safeguarded Halley steps (the single-path ML delay,
- * paper eq. 25) and take gain = c(t_hat). With APES (set_apes) the delay
+ * (thesis: zero_pad 10), computed as zero_pad inverse FFTs of M1; refine
+ * the grid's candidate lobes to the maximum of |c(t)|^2 by safeguarded
+ * Halley steps (the single-path ML delay, paper eq. 25) and pick among the
+ * refined peaks (strongest; first peak within `window` samples before the
+ * strongest and no more than threshold_db below it; or the strongest within
+ * +-window of a predicted delay); the gain is c(t_hat). A candidate is every
+ * grid local maximum within sinc^2(step/2) (4 dB on a one-sample grid) of
+ * the best grid value, as a peak between grid points reads that much low:
+ * the strongest peak is found on any grid, and zero_pad 1 gives the
+ * estimate of zero_pad 10. 'first' searches a grid of at least half a
+ * sample: a weaker path 1-2 samples before a stronger one is often only a
+ * flank on a one-sample grid. With APES (set_apes) the delay
  * comes from the Capon spectrum and the gain from forward-backward APES at
  * that delay (CAPES), in a window around the FFT's pick: the adaptive filter
  * nulls a close reflection that leaks into the FFT's gain.
@@ -100,12 +106,30 @@ public:
 
 private:
     void load(const gr_complex* H);
-    void coarse_cir_phase(const gr_complex* H, int r); // grid points Z p + r
+    //! A coarse grid: M = z M1 points, step K/M samples.
+    struct grid_spec {
+        int z = 1, m = 0;
+        double step = 1.0;
+        float scallop = 0.0f; // lowest grid reading of a lobe, relative to its peak
+        std::vector<gr_complex> ramp; // exp(j 2 pi k r / M), per phase r
+    };
+    grid_spec make_grid(int z) const;
+    void coarse_cir_phase(const gr_complex* H, const grid_spec& g, int r); // points z p + r
 
     //! c(t) and its first three derivatives in t
     void eval_taylor(double t, std::complex<double>& c, std::complex<double>& c1,
                      std::complex<double>& c2, std::complex<double>& c3);
     double refine_peak(double t0, double half_width, std::complex<double>& gain);
+
+    //! A refined peak of |c|^2: delay, gain, power, and its grid index.
+    struct lobe {
+        double t = 0.0;
+        std::complex<double> c{ 0.0, 0.0 };
+        double p = 0.0;
+        int m = 0;
+    };
+    //! grid candidates refined per frame at most (noise-only frames have many)
+    static constexpr size_t MAX_CANDIDATES = 4;
 
     int d_k, d_m, d_kh;
     int d_z, d_m1; // zero padding and FFT length: d_m = d_z * d_m1
@@ -115,7 +139,9 @@ private:
     double d_window;
     std::unique_ptr<gr::fft::fft<gr_complex, false>> d_ifft;
     volk::vector<float> d_pow;        // |coarse CIR|^2, phase by phase
-    std::vector<gr_complex> d_ramp;     // exp(j 2 pi k r / M), per phase r
+    std::vector<int> d_above, d_candidates;
+    grid_spec d_grid;       // zero_pad's grid
+    grid_spec d_grid_first; // at least half a sample, for 'first'
     std::vector<gr_complex> d_centred; // H on the centred grid without the Nyquist bin
     // centred response split into re/im and the index weights, for
     // eval_taylor's vectorised lanes

@@ -42,10 +42,10 @@ public:
      * \param samp_rate    sample rate in Hz (delays in seconds)
      * \param method       "fft" or "apes"
      * \param pick         "strongest", "first" or "predicted"
-     * \param zero_pad     coarse CIR grid refinement (thesis: 10). 2 (grid of
-     *                     half a sample) is the least that always finds the
-     *                     strongest lobe when two paths ~1 sample apart
-     *                     interfere; the ML refinement does the rest
+     * \param zero_pad     coarse CIR grid refinement (thesis: 10). Every lobe
+     *                     that may hold the strongest peak is refined, so 1
+     *                     (a grid of one sample, the cheapest) gives the
+     *                     estimate of 10; "first" uses at least 2
      * \param threshold_db "first": how far below the strongest a first peak may be
      * \param window       search span in samples ("first": before the
      *                     strongest; "predicted": +- around the prediction)
@@ -56,7 +56,7 @@ public:
                      double samp_rate = 1e6,
                      const std::string& method = "fft",
                      const std::string& pick = "strongest",
-                     int zero_pad = 2,
+                     int zero_pad = 1,
                      double threshold_db = -10.0,
                      double window = 8.0,
                      int apes_len = 200);

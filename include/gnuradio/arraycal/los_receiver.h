@@ -54,7 +54,7 @@ public:
      * \param correct_cfo   remove the Moose CFO before the LS estimate
      * \param method        "fft" or "apes"
      * \param pick          "strongest", "first" or "predicted"
-     * \param zero_pad      coarse CIR grid refinement
+     * \param zero_pad      coarse CIR grid refinement (see los_estimator)
      * \param threshold_db  "first": how far below the strongest a first peak may be
      * \param window        search span in samples ("first", "predicted")
      * \param apes_len      APES filter length (method "apes")
@@ -72,7 +72,7 @@ public:
                      bool correct_cfo = true,
                      const std::string& method = "fft",
                      const std::string& pick = "strongest",
-                     int zero_pad = 2,
+                     int zero_pad = 1,
                      double threshold_db = -10.0,
                      double window = 8.0,
                      int apes_len = 200);

@@ -63,7 +63,7 @@ void bind_blocks(py::module& m)
         m, "los_estimator", "LoS tap of every channel per frame, as a dict message on 'los'.")
         .def(py::init(&los_estimator::make), py::arg("packet_len"), py::arg("num_chans") = 1,
              py::arg("samp_rate") = 1e6, py::arg("method") = "fft",
-             py::arg("pick") = "strongest", py::arg("zero_pad") = 2,
+             py::arg("pick") = "strongest", py::arg("zero_pad") = 1,
              py::arg("threshold_db") = -10.0, py::arg("window") = 8.0,
              py::arg("apes_len") = 200)
         .def("set_pick", &los_estimator::set_pick, py::arg("pick"))
@@ -83,7 +83,7 @@ void bind_blocks(py::module& m)
              py::arg("half_len") = 139, py::arg("threshold") = 0.2f, py::arg("period") = 0,
              py::arg("track_window") = 2, py::arg("max_misses") = 3,
              py::arg("time_offset_s") = 0.0, py::arg("correct_cfo") = true,
-             py::arg("method") = "fft", py::arg("pick") = "strongest", py::arg("zero_pad") = 2,
+             py::arg("method") = "fft", py::arg("pick") = "strongest", py::arg("zero_pad") = 1,
              py::arg("threshold_db") = -10.0, py::arg("window") = 8.0,
              py::arg("apes_len") = 200)
         .def("set_threshold", &los_receiver::set_threshold, py::arg("threshold"))
