@@ -120,10 +120,11 @@ void cir_los::set_apes(int filter_len, double apes_span, double apes_step)
     d_apes_step = apes_step;
 }
 
-void cir_los::load(const gr_complex* H)
+void cir_los::load(const gr_complex* H, gr_complex* z)
 {
     // centred order: bins -kh..-1 (stored at the end of H), then 0..kh,
-    // split into re/im for eval_taylor's lanes
+    // split into re/im for eval_taylor's lanes; in the same pass (one read
+    // of H) the grid's first inverse FFT input when z is given
     const gr_complex* neg = H + d_k - d_kh;
     for (int i = 0; i < d_kh; ++i) {
         d_cre[i] = neg[i].real();
@@ -132,6 +133,11 @@ void cir_los::load(const gr_complex* H)
     for (int i = 0; i <= d_kh; ++i) {
         d_cre[d_kh + i] = H[i].real();
         d_cim[d_kh + i] = H[i].imag();
+    }
+    if (z) {
+        std::copy(H, H + d_kh + 1, z);
+        std::copy(neg, neg + d_kh, z + d_m1 - d_kh);
+        std::fill(z + d_kh + 1, z + d_m1 - d_kh, gr_complex(0, 0));
     }
 }
 
@@ -212,13 +218,17 @@ static void at_least(const float* x, int n, float thr, std::vector<int>& out)
             out.push_back(i);
 }
 
-void cir_los::coarse_cir_phase(const gr_complex* H, const grid_spec& g, int r)
+void cir_los::coarse_cir_phase(const gr_complex* H, const grid_spec& g, int r, bool staged)
 {
     // bins -kh..kh only: for even K the Nyquist bin is +fs/2 and -fs/2 at
     // once, so it cannot say which way a fractional delay turns; leaving it
     // out keeps c(t0) = a exact for one path. Unscaled: times K'.
     const int kc = 2 * d_kh + 1;
     gr_complex* z = d_ifft->get_inbuf();
+    if (staged) { // load() wrote it
+        d_ifft->execute();
+        return;
+    }
     if (r == 0) {
         std::copy(H, H + d_kh + 1, z);
         std::copy(H + d_k - d_kh, H + d_k, z + d_m1 - d_kh);
@@ -235,7 +245,7 @@ void cir_los::cir(const gr_complex* H, gr_complex* out)
 {
     const float scale = 1.0f / (2 * d_kh + 1);
     for (int r = 0; r < d_z; ++r) {
-        coarse_cir_phase(H, d_grid, r);
+        coarse_cir_phase(H, d_grid, r, false);
         const gr_complex* c = d_ifft->get_outbuf();
         for (int p = 0; p < d_m1; ++p)
             out[static_cast<size_t>(p) * d_z + r] = c[p] * scale;
@@ -388,7 +398,7 @@ static double wrap_delay(double t, int K)
 los_estimate cir_los::estimate(const gr_complex* H, double predicted_delay)
 {
     los_estimate est;
-    load(H);
+    load(H, d_ifft->get_inbuf());
     const grid_spec& g = d_mode == los_pick::first ? d_grid_first : d_grid;
     const int Z = g.z, M = g.m;
     const double step = g.step;
@@ -398,7 +408,7 @@ los_estimate cir_los::estimate(const gr_complex* H, double predicted_delay)
     float peak_pow = -1.0f;
     int peak_at = 0; // in d_pow's order
     for (int r = 0; r < Z; ++r) {
-        coarse_cir_phase(H, g, r);
+        coarse_cir_phase(H, g, r, r == 0);
         float v;
         int i;
         power_and_peak(

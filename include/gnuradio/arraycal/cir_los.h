@@ -105,7 +105,7 @@ public:
     los_estimate estimate(const gr_complex* H, double predicted_delay = 0.0);
 
 private:
-    void load(const gr_complex* H);
+    void load(const gr_complex* H, gr_complex* z = nullptr);
     //! A coarse grid: M = z M1 points, step K/M samples.
     struct grid_spec {
         int z = 1, m = 0;
@@ -114,7 +114,8 @@ private:
         std::vector<gr_complex> ramp; // exp(j 2 pi k r / M), per phase r
     };
     grid_spec make_grid(int z) const;
-    void coarse_cir_phase(const gr_complex* H, const grid_spec& g, int r); // points z p + r
+    //! grid points z p + r into the FFT's output (staged: input already there)
+    void coarse_cir_phase(const gr_complex* H, const grid_spec& g, int r, bool staged);
 
     //! c(t) and its first three derivatives in t
     void eval_taylor(double t, std::complex<double>& c, std::complex<double>& c1,
