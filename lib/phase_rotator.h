@@ -17,8 +17,9 @@ namespace arraycal {
  * channels: rotate() each channel from the current phase, then advance()
  * once. The phase is kept in double precision and every call starts from
  * it, so the rotation never drifts; the float phasors restart every 256
- * samples from a double-precision one, and within a block 8 float lanes
- * turn by exp(j 8 w) (vectorised for AVX2 or NEON alike, no intrinsics).
+ * samples from a double-precision one, and within a block four vectors of
+ * four phasors each turn by exp(j 16 w) (vectorised for AVX2 or NEON
+ * alike, no intrinsics).
  */
 class phase_rotator
 {
