@@ -3,6 +3,7 @@
  * Copyright 2026 gr-arraycal authors.
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include "simd.h"
 #include <gnuradio/arraycal/apes.h>
 #include <algorithm>
 #include <cmath>
@@ -57,9 +58,7 @@ void apes::fit(const std::complex<double>* x)
     build_covariance();
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
+ARRAYCAL_CLONES
 void apes::build_covariance()
 {
     const int L = d_l, S = d_s;
@@ -244,9 +243,7 @@ dot_rows4x2(const double* const* a, const double* b0, const double* b1, int n,
     }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
+ARRAYCAL_CLONES
 bool apes::cholesky(double load)
 {
     // Left-looking (Crout) by rows, two columns j, j+1 per pass: every row
@@ -304,9 +301,7 @@ bool apes::cholesky(double load)
     return true;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
+ARRAYCAL_CLONES
 void apes::whiten_real(const double* v, double* out)
 {
     const int L = d_l;
@@ -320,9 +315,7 @@ void apes::whiten_real(const double* v, double* out)
     }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
+ARRAYCAL_CLONES
 void apes::whiten_complex(const cd* v, cd* out)
 {
     const int L = d_l;
@@ -462,9 +455,7 @@ solve_tiles(const double* C, int L, double* X, int ld)
     }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
+ARRAYCAL_CLONES
 void apes::solve_batch(double* X, int ld)
 {
     // forward substitution C X = B in place; ld (the row stride) is a

@@ -3,6 +3,7 @@
  * Copyright 2026 gr-arraycal authors.
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include "simd.h"
 #include <gnuradio/arraycal/apes.h>
 #include <gnuradio/arraycal/cir_los.h>
 #include <gnuradio/arraycal/dft.h>
@@ -17,13 +18,6 @@ namespace gr {
 namespace arraycal {
 
 using cd = std::complex<double>;
-// eight float lanes as a GCC generic vector (AVX, or two SSE/NEON
-// registers; no intrinsics); loaded from float arrays by V8F_AT. A macro, not
-// a function: returning a 32-byte vector from a function changes the ABI of
-// the non-AVX clone, and GCC warns about it
-typedef float v8f __attribute__((vector_size(32), aligned(4)));
-typedef int v8i __attribute__((vector_size(32)));
-#define V8F_AT(p) (*reinterpret_cast<const v8f*>(p))
 
 los_pick los_pick_from_string(const std::string& s)
 {
@@ -144,9 +138,7 @@ void cir_los::load(const gr_complex* H, gr_complex* z)
 // |c|^2 of n values into pw (VOLK), and the first index of the largest
 // (ties: the lower index): vector lanes keep a running maximum and its index
 // each (2.5x VOLK 2.5's index_max here)
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
+ARRAYCAL_CLONES
 static void power_and_peak(const gr_complex* c, float* __restrict pw, int n, float& vmax,
                            int& imax)
 {
@@ -194,9 +186,7 @@ static float sum_floats(const float* x, int n)
 // indices of the x[i] >= thr, i < n, appended to out: eight lanes compared
 // at once (a lane-wise maximum per block, as in power_and_peak), the rare
 // hits looked at one by one
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v3", "default"), noinline))
-#endif
+ARRAYCAL_CLONES __attribute__((noinline))
 static void at_least(const float* x, int n, float thr, std::vector<int>& out)
 {
     const int full = n / 8 * 8;
@@ -252,12 +242,7 @@ void cir_los::cir(const gr_complex* H, gr_complex* out)
     }
 }
 
-// On x86-64 the compiler also emits an AVX2/FMA version of this loop and
-// picks it at load time (function multi-versioning, no intrinsics); other
-// targets (the Raspberry Pi's NEON) get the portable vectorised loop.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
+ARRAYCAL_CLONES
 void cir_los::eval_taylor(double t, cd& c, cd& c1, cd& c2, cd& c3)
 {
     // S_p = sum_i G_i (i - kh)^p exp(j 2 pi (i - kh) t / K), p = 0..3, in

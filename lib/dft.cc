@@ -3,6 +3,7 @@
  * Copyright 2026 gr-arraycal authors.
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include "simd.h"
 #include "phase_rotator.h"
 #include <gnuradio/arraycal/dft.h>
 #include <gnuradio/fft/fft.h>
@@ -154,9 +155,7 @@ void dft::set_input_rotation(double phase, double increment)
 
 // Two products of one input in one pass: oa = x a, ob = x b (n complex).
 // Plain loops: the compiler vectorises them for AVX2 or NEON alike.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
+ARRAYCAL_CLONES
 static void multiply_twice(const gr_complex* __restrict x,
                            const gr_complex* __restrict a,
                            const gr_complex* __restrict b,
@@ -171,9 +170,7 @@ static void multiply_twice(const gr_complex* __restrict x,
 }
 
 // out = x a + y b (n complex), out may alias nothing else
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
+ARRAYCAL_CLONES
 static void multiply_add(const gr_complex* __restrict x,
                          const gr_complex* __restrict a,
                          const gr_complex* __restrict y,

@@ -3,20 +3,13 @@
  * Copyright 2026 gr-arraycal authors.
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include "simd.h"
 #include "phase_rotator.h"
 #include <cmath>
 #include <complex>
 
 namespace gr {
 namespace arraycal {
-
-// Eight floats, four interleaved complex samples, as a GCC generic vector
-// (AVX, or two SSE/NEON registers; no intrinsics), loaded and stored at any
-// float address.
-typedef float v8f __attribute__((vector_size(32), aligned(4)));
-typedef int v8i __attribute__((vector_size(32)));
-#define V8F_LOAD(p) (*reinterpret_cast<const v8f*>(p))
-#define V8F_REF(p) (*reinterpret_cast<v8f*>(p))
 
 // out_s[i] = in_s[i] exp(j (phase + i w)) for S streams sharing the phasors.
 // The phasors of four samples are kept as re = (pr, pr, ...) and
@@ -63,8 +56,8 @@ __attribute__((always_inline)) static inline void rotate_streams(double phase,
             for (int s = 0; s < S; ++s) {
                 const float* x = reinterpret_cast<const float*>(in[s]) + 2 * (b0 + o);
                 float* y = reinterpret_cast<float*>(out[s]) + 2 * (b0 + o);
-                const v8f x0 = V8F_LOAD(x), x1 = V8F_LOAD(x + 8), x2 = V8F_LOAD(x + 16),
-                          x3 = V8F_LOAD(x + 24);
+                const v8f x0 = V8F_AT(x), x1 = V8F_AT(x + 8), x2 = V8F_AT(x + 16),
+                          x3 = V8F_AT(x + 24);
                 V8F_REF(y) = x0 * re0 + __builtin_shuffle(x0, swap) * im0;
                 V8F_REF(y + 8) = x1 * re1 + __builtin_shuffle(x1, swap) * im1;
                 V8F_REF(y + 16) = x2 * re2 + __builtin_shuffle(x2, swap) * im2;
@@ -93,9 +86,7 @@ __attribute__((always_inline)) static inline void rotate_streams(double phase,
     }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
+ARRAYCAL_CLONES
 void phase_rotator::rotate(const gr_complex* in, gr_complex* out, int n) const
 {
     if (n == 1) { // a frame start: one sample with the old increment
@@ -106,9 +97,7 @@ void phase_rotator::rotate(const gr_complex* in, gr_complex* out, int n) const
     rotate_streams<1>(d_phase, d_w, &in, &out, n);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
+ARRAYCAL_CLONES
 void phase_rotator::rotate_pair(const gr_complex* a,
                                 const gr_complex* b,
                                 gr_complex* out_a,

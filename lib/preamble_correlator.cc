@@ -3,6 +3,7 @@
  * Copyright 2026 gr-arraycal authors.
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include "simd.h"
 #include <gnuradio/arraycal/dft.h>
 #include <gnuradio/arraycal/preamble_correlator.h>
 #include <gnuradio/fft/fft.h>
@@ -187,11 +188,6 @@ float preamble_correlator::metric_at(const std::vector<const gr_complex*>& chans
     return static_cast<float>(m / d_nseg);
 }
 
-// Eight float lanes as a GCC generic vector (AVX, or two SSE/NEON registers;
-// no intrinsics), loaded from any float address.
-typedef float v8f __attribute__((vector_size(32), aligned(4)));
-#define V8F_AT(p) (*reinterpret_cast<const v8f*>(p))
-
 // Re and Im of sum_k y[k] conj(p[k]) from the lane sums of y * p and y * swap(p)
 static inline gr_complex lane_result(const v8f& a, const v8f& b)
 {
@@ -209,9 +205,7 @@ static inline gr_complex lane_result(const v8f& a, const v8f& b)
 // lanes minus even lanes. Named accumulators, not arrays: arrays of vectors
 // are kept on the stack. (28 VOLK calls of 139 samples per tracked frame
 // cost twice as much.)
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
+ARRAYCAL_CLONES
 static void correlate_lags(const gr_complex* y,
                            const float* ref,    // p interleaved, len complex
                            const float* ref_sw, // p with re/im swapped
@@ -271,9 +265,7 @@ static void correlate_lags(const gr_complex* y,
 }
 
 // energy and sum of y[0 .. len)
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
+ARRAYCAL_CLONES
 static void window_sums(const gr_complex* y, int len, double& energy, double& sr, double& si)
 {
     const float* yf = reinterpret_cast<const float*>(y);
