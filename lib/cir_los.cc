@@ -52,8 +52,6 @@ cir_los::cir_los(int K, int zero_pad, los_pick mode, double threshold_db, double
     // 'first' looks for a weaker lobe close before the strongest: a grid of
     // one sample often lands on its flank only, half a sample resolves it
     d_grid_first = make_grid(std::max(zero_pad, 2));
-    d_z = d_grid.z;
-    d_m = d_grid.m;
     d_pow.resize(d_grid_first.m);
     d_centred.resize(kc);
     d_cre.resize(kc);
@@ -234,11 +232,12 @@ void cir_los::coarse_cir_phase(const gr_complex* H, const grid_spec& g, int r, b
 void cir_los::cir(const gr_complex* H, gr_complex* out)
 {
     const float scale = 1.0f / (2 * d_kh + 1);
-    for (int r = 0; r < d_z; ++r) {
+    const int Z = d_grid.z;
+    for (int r = 0; r < Z; ++r) {
         coarse_cir_phase(H, d_grid, r, false);
         const gr_complex* c = d_ifft->get_outbuf();
         for (int p = 0; p < d_m1; ++p)
-            out[static_cast<size_t>(p) * d_z + r] = c[p] * scale;
+            out[static_cast<size_t>(p) * Z + r] = c[p] * scale;
     }
 }
 

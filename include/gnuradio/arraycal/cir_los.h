@@ -77,8 +77,8 @@ public:
     cir_los& operator=(const cir_los&) = delete;
 
     int length() const { return d_k; }
-    int grid_size() const { return d_m; }
-    double grid_step() const { return static_cast<double>(d_k) / d_m; }
+    int grid_size() const { return d_grid.m; }
+    double grid_step() const { return d_grid.step; }
 
     void set_mode(los_pick mode) { d_mode = mode; }
     los_pick mode() const { return d_mode; }
@@ -132,8 +132,8 @@ private:
     //! grid candidates refined per frame at most (noise-only frames have many)
     static constexpr size_t MAX_CANDIDATES = 4;
 
-    int d_k, d_m, d_kh;
-    int d_z, d_m1; // zero padding and FFT length: d_m = d_z * d_m1
+    int d_k, d_kh;
+    int d_m1; // FFT length of one grid phase
     bool d_even;
     los_pick d_mode;
     double d_threshold_db;
