@@ -166,7 +166,10 @@ static void power_and_peak(const gr_complex* c, float* __restrict pw, int n, flo
 }
 
 // sum of n floats, eight lanes (a plain loop does not vectorise without
-// -ffast-math)
+// -ffast-math). Cloned and not inlined: inlined into estimate(), which is
+// compiled for the baseline target, the accumulator went through the stack
+// on every block (3 % of the chain's time)
+ARRAYCAL_CLONES __attribute__((noinline))
 static float sum_floats(const float* x, int n)
 {
     v8f acc{};

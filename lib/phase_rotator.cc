@@ -11,20 +11,15 @@
 namespace gr {
 namespace arraycal {
 
-// out_s[i] = in_s[i] exp(j (phase + i w)) for S streams sharing the phasors.
+// out[i] = in[i] exp(j (phase + i w)), n >= 2.
 // The phasors of four samples are kept as re = (pr, pr, ...) and
 // im = (-pi, pi, ...) over the interleaved lanes, so a product is
 // x re + swap(x) im (one shuffle) and the recurrence that turns them needs
 // none. Four such vectors (16 samples) turn independently by exp(j 16 w):
 // one long multiply-add chain would bound the loop. They restart every 256
-// samples from a double-precision phasor. Always inlined, so that each
-// caller's AVX2 clone compiles it for AVX2.
-template <int S>
-__attribute__((always_inline)) static inline void rotate_streams(double phase,
-                                  double w,
-                                  const gr_complex* const* in,
-                                  gr_complex* const* out,
-                                  int n)
+// samples from a double-precision phasor.
+ARRAYCAL_CLONES
+static void rotate_stream(double phase, double w, const gr_complex* in, gr_complex* out, int n)
 {
     constexpr int GROUP = 16, BLOCK = 256;
     const std::complex<double> step1 = std::polar(1.0, w);
@@ -53,16 +48,14 @@ __attribute__((always_inline)) static inline void rotate_streams(double phase,
         v8f im0 = im[0], im1 = im[1], im2 = im[2], im3 = im[3];
         const int full = len / GROUP * GROUP;
         for (int o = 0; o < full; o += GROUP) {
-            for (int s = 0; s < S; ++s) {
-                const float* x = reinterpret_cast<const float*>(in[s]) + 2 * (b0 + o);
-                float* y = reinterpret_cast<float*>(out[s]) + 2 * (b0 + o);
-                const v8f x0 = V8F_AT(x), x1 = V8F_AT(x + 8), x2 = V8F_AT(x + 16),
-                          x3 = V8F_AT(x + 24);
-                V8F_REF(y) = x0 * re0 + __builtin_shuffle(x0, swap) * im0;
-                V8F_REF(y + 8) = x1 * re1 + __builtin_shuffle(x1, swap) * im1;
-                V8F_REF(y + 16) = x2 * re2 + __builtin_shuffle(x2, swap) * im2;
-                V8F_REF(y + 24) = x3 * re3 + __builtin_shuffle(x3, swap) * im3;
-            }
+            const float* x = reinterpret_cast<const float*>(in) + 2 * (b0 + o);
+            float* y = reinterpret_cast<float*>(out) + 2 * (b0 + o);
+            const v8f x0 = V8F_AT(x), x1 = V8F_AT(x + 8), x2 = V8F_AT(x + 16),
+                      x3 = V8F_AT(x + 24);
+            V8F_REF(y) = x0 * re0 + __builtin_shuffle(x0, swap) * im0;
+            V8F_REF(y + 8) = x1 * re1 + __builtin_shuffle(x1, swap) * im1;
+            V8F_REF(y + 16) = x2 * re2 + __builtin_shuffle(x2, swap) * im2;
+            V8F_REF(y + 24) = x3 * re3 + __builtin_shuffle(x3, swap) * im3;
             v8f t;
             t = re0 * vsr + im0 * si_pm; im0 = re0 * si_mp + im0 * vsr; re0 = t;
             t = re1 * vsr + im1 * si_pm; im1 = re1 * si_mp + im1 * vsr; re1 = t;
@@ -75,18 +68,15 @@ __attribute__((always_inline)) static inline void rotate_streams(double phase,
         for (int i = full; i < len; ++i) {
             const int q = (i - full) / 4, l = 2 * ((i - full) % 4);
             const float pr = re[q][l], pi = im[q][l + 1];
-            for (int s = 0; s < S; ++s) {
-                const float* x = reinterpret_cast<const float*>(in[s]);
-                float* y = reinterpret_cast<float*>(out[s]);
-                const float a = x[2 * (b0 + i)], b = x[2 * (b0 + i) + 1];
-                y[2 * (b0 + i)] = a * pr - b * pi;
-                y[2 * (b0 + i) + 1] = a * pi + b * pr;
-            }
+            const float* x = reinterpret_cast<const float*>(in);
+            float* y = reinterpret_cast<float*>(out);
+            const float a = x[2 * (b0 + i)], b = x[2 * (b0 + i) + 1];
+            y[2 * (b0 + i)] = a * pr - b * pi;
+            y[2 * (b0 + i) + 1] = a * pi + b * pr;
         }
     }
 }
 
-ARRAYCAL_CLONES
 void phase_rotator::rotate(const gr_complex* in, gr_complex* out, int n) const
 {
     if (n == 1) { // a frame start: one sample with the old increment
@@ -94,19 +84,7 @@ void phase_rotator::rotate(const gr_complex* in, gr_complex* out, int n) const
         out[0] = in[0] * gr_complex(static_cast<float>(ph.real()), static_cast<float>(ph.imag()));
         return;
     }
-    rotate_streams<1>(d_phase, d_w, &in, &out, n);
-}
-
-ARRAYCAL_CLONES
-void phase_rotator::rotate_pair(const gr_complex* a,
-                                const gr_complex* b,
-                                gr_complex* out_a,
-                                gr_complex* out_b,
-                                int n) const
-{
-    const gr_complex* in[2] = { a, b };
-    gr_complex* out[2] = { out_a, out_b };
-    rotate_streams<2>(d_phase, d_w, in, out, n);
+    rotate_stream(d_phase, d_w, in, out, n);
 }
 
 void phase_rotator::advance(int64_t n)

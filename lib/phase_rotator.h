@@ -30,12 +30,6 @@ public:
     double phase() const { return d_phase; }
     //! Rotate n samples from the current phase (the phase does not move).
     void rotate(const gr_complex* in, gr_complex* out, int n) const;
-    //! Two inputs with the same phasors in one pass (n >= 2).
-    void rotate_pair(const gr_complex* a,
-                     const gr_complex* b,
-                     gr_complex* out_a,
-                     gr_complex* out_b,
-                     int n) const;
     //! Move the phase on by n samples.
     void advance(int64_t n);
 

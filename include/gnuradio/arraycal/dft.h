@@ -89,9 +89,9 @@ private:
     std::vector<gr_complex> d_out_chirp;  // chirp times output weights
     std::vector<gr_complex> d_weights;    // output weights (non-Bluestein path)
     std::vector<gr_complex> d_in_weights; // input weights (non-Bluestein path)
-    std::vector<gr_complex> d_in_chirp, d_in_chirp_tw; // chirps times input weights
+    std::vector<gr_complex> d_in_chirp;   // chirp times input weights
     bool d_weighted_in = false;
-    std::vector<gr_complex> d_chirp_tw;   // chirp times exp(-+j 2 pi n / M): odd bins
+    std::vector<gr_complex> d_tw;         // exp(-j 2 pi n / M): the odd bins' input twiddle
     std::vector<gr_complex> d_out_odd;    // output chirp (and weights) times exp(+-j 2 pi n / M)
     std::vector<gr_complex> d_kernel_even, d_kernel_odd; // FFT of the conjugate chirp, /M
 };

@@ -49,7 +49,7 @@ public:
     /*!
      * Estimate from y[n] * w[n] from now on (w: K values, e.g. a carrier
      * offset correction's phasors; nullptr: none). Folded into the DFT's
-     * chirps once, so every channel of a frame shares the cost.
+     * chirp once, so every channel of a frame shares the cost.
      */
     void set_input_weights(const gr_complex* w) { d_dft.set_input_weights(w); }
 
