@@ -14,16 +14,25 @@ nominal, CFO 1.5 kHz):
              at the default zero padding 1, at 2 and at the thesis's x10;
              and the same chain as four stream blocks (zc_sync -> moose_cfo
              -> ls_chanest -> los_estimator, rx_chain(fused=False))
+  consumers  the chain with every LoS message stored by a message_debug
+             block, and written to los.csv by los_logger (the field setup:
+             appended, one write per frame)
   numpy      a straightforward numpy port of the thesis's MATLAB receiver:
              xcorr FrameSync, FFT LS, ifft x10, max
   corr_est   gr-digital's corr_est_cc alone, one channel
 Throughput is samples per channel per CPU-second (all threads of the
-process): what one core sustains. Target: chain >= 30.72 MS/s per channel
+process): what one core sustains. All figures are measured once per round,
+the rounds interleave them, and each is the median over rounds: this VM's
+speed drifts by up to 1.5x within seconds. Target: chain >= 30.72 MS/s per channel
 (a B210 at its 2x2 maximum) and >= 17x the numpy reference.
 """
 
 import argparse
+import os
+import shutil
+import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -49,12 +58,13 @@ def cpu_run(fn):
 
 
 def bench_chain(sig_period, total, zero_pad=1, method="fft", chain=True, consumer=False,
-                one_core=False, fused=True):
+                one_core=False, fused=True, logger=None):
     """CPU and wall seconds for `total` samples per channel through the chain.
 
     The source loops a stored stretch (chain=False measures the source alone,
     the baseline to subtract: a USRP source is UHD's cost, not the chain's).
-    consumer=True also stores every LoS message in a message_debug block.
+    consumer=True also stores every LoS message in a message_debug block;
+    logger=PATH writes every one to a CSV log by los_logger.
     one_core=True pins every block to CPU 0: the wall time is then what one
     core needs, thread switches included.
     """
@@ -77,13 +87,16 @@ def bench_chain(sig_period, total, zero_pad=1, method="fft", chain=True, consume
     if consumer:
         dbg = blocks.message_debug()
         tb.msg_connect(rx, "los", dbg, "store")
-    cpu, wall, _ = cpu_run(tb.run)
+    log = None
+    if logger:
+        log = arraycal.los_logger(logger)
+        tb.msg_connect(rx, "los", log, "los")
+
+    cpu, wall, _ = cpu_run(tb.run)  # run() also waits for the logger's queue
+    if log is not None:
+        log.close()
+        return cpu, wall, log.count()
     return cpu, wall, (rx.stats()["los"] if rx else 0)
-
-
-def median_run(fn, repeats):
-    runs = sorted((fn() for _ in range(repeats)), key=lambda r: r[0])
-    return runs[len(runs) // 2]
 
 
 def numpy_thesis_receiver(sig):
@@ -140,48 +153,71 @@ def main():
     rng = np.random.default_rng(1)
     period = stream(200, rng)[:, 300:300 + 200 * K]  # 200 whole packets, looped
     total = int(args.seconds * FS) // K * K
+    sig = stream(args.numpy_packets, rng)
+    tmp = tempfile.mkdtemp(prefix="bench_rx_")
 
-    rows = []
-    base_cpu, base_wall, _ = median_run(lambda: bench_chain(period, total, chain=False), 3)
-
-    def chain_row(name, **kw):
-        cpu, wall, n = median_run(lambda: bench_chain(period, total, **kw), args.repeats)
-        rows.append((name, total / (cpu - base_cpu), total / wall, n))
-
-    chain_row("chain (C++, zero_pad 1, default)", zero_pad=1)
-    chain_row("chain (C++, zero_pad 2)", zero_pad=2)
-    chain_row("chain (C++, zero_pad 10)", zero_pad=10)
-    chain_row("chain + message_debug consumer", consumer=True)
-    chain_row("four stream blocks (fused=False)", fused=False)
-    # one core, literally: every block pinned to CPU 0, wall time less the
-    # pinned source's; runs interleaved with the source baseline
-    pinned = []
-    for _ in range(args.repeats):
+    # This VM's speed drifts by up to 1.5x within seconds, so every figure is
+    # measured once per round, rounds interleave all of them, and each
+    # figure is the median over rounds of its own round's value (the chain's
+    # CPU time less the looping source's in the same round).
+    configs = [("chain (C++, zero_pad 1, default)", dict(zero_pad=1)),
+               ("chain (C++, zero_pad 2)", dict(zero_pad=2)),
+               ("chain (C++, zero_pad 10)", dict(zero_pad=10)),
+               ("chain + message_debug consumer", dict(consumer=True)),
+               ("chain + los_logger (CSV)", dict(logger=True)),
+               ("four stream blocks (fused=False)", dict(fused=False))]
+    per_cpu = {name: [] for name, _ in configs}
+    per_wall = {name: [] for name, _ in configs}
+    frames = {}
+    numpy_rate, corr_rate, corr_wall, pinned = [], [], [], []
+    for r in range(args.repeats):
+        base_cpu, _, _ = bench_chain(period, total, chain=False)
+        for name, kw in configs:
+            if kw.get("logger"):
+                kw = dict(kw, logger=os.path.join(tmp, f"los{r}.csv"))
+            cpu, wall, n = bench_chain(period, total, **kw)
+            per_cpu[name].append(total / (cpu - base_cpu))
+            per_wall[name].append(total / wall)
+            frames[name] = n
+        # one core, literally: every block pinned to CPU 0, wall time less
+        # the pinned source's
         _, src_wall, _ = bench_chain(period, total, chain=False, one_core=True)
         _, wall, n = bench_chain(period, total, one_core=True)
-        pinned.append((total / (wall - src_wall), n))
-    pinned.sort()
-    one_core = pinned[len(pinned) // 2][0]
-    sig = stream(args.numpy_packets, rng)
-    cpu, wall, los = cpu_run(lambda: numpy_thesis_receiver(sig))
-    rows.append(("numpy thesis receiver", sig.shape[1] / cpu, sig.shape[1] / wall, len(los)))
-    cpu, wall = median_run(lambda: bench_corr_est(period, total) + (0,), 3)[:2]
-    rows.append(("corr_est_cc alone, 1 channel", total / (cpu - base_cpu / 2), total / wall, 0))
-    numpy_row, corr_row, blocks_row = rows[5], rows[6], rows[4]
+        pinned.append(total / (wall - src_wall))
+        frames["pinned"] = n
+        cpu, wall = bench_corr_est(period, total)
+        corr_rate.append(total / (cpu - base_cpu / 2))
+        corr_wall.append(total / wall)
+        cpu, wall, los = cpu_run(lambda: numpy_thesis_receiver(sig))
+        numpy_rate.append(sig.shape[1] / cpu)
+        frames["numpy"] = len(los)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+    med = statistics.median
+    rows = [(name, med(per_cpu[name]), med(per_wall[name]), frames[name])
+            for name, _ in configs]
+    rows.append(("numpy thesis receiver", med(numpy_rate), med(numpy_rate), frames["numpy"]))
+    rows.append(("corr_est_cc alone, 1 channel", med(corr_rate), med(corr_wall), 0))
+    one_core = med(pinned)
+    numpy_row, corr_row = rows[-2], rows[-1]
+    blocks_row, logger_row = rows[5], rows[4]
 
     print(f"{total / FS:.1f} s of signal at 4 MS/s per channel, 2 channels; CPU time is the"
-          f" process's, less the looping source ({base_cpu:.2f} CPU-s), median of runs\n")
+          f" process's, less the looping source's; median of {args.repeats} interleaved"
+          f" rounds\n")
     print(f"{'figure':32s} {'MS/s/ch per CPU-s':>18s} {'MS/s/ch wall':>13s} {'frames':>8s}")
-    for name, per_cpu, per_wall, frames in rows:
-        print(f"{name:32s} {per_cpu / 1e6:18.2f} {per_wall / 1e6:13.2f} {frames:8d}")
+    for name, cpu_rate, wall_rate, n in rows:
+        print(f"{name:32s} {cpu_rate / 1e6:18.2f} {wall_rate / 1e6:13.2f} {n:8d}")
     print(f"{'chain, all blocks on one core':32s} {one_core / 1e6:18.2f} {'':>13s} "
-          f"{pinned[len(pinned) // 2][1]:8d}   (wall, pinned; runs "
-          f"{pinned[0][0] / 1e6:.1f} .. {pinned[-1][0] / 1e6:.1f})")
-    chain, numpy_ref = rows[0][1], numpy_row[1]
-    per_frame = K / chain / 2 * 1e6
-    print(f"\nchain: {per_frame:.1f} us of CPU per channel and frame")
-    print(f"chain / numpy reference: {chain / numpy_ref:.1f}x (target >= 17x)")
-    for label, v in (("per CPU-second", chain), ("pinned to one core", one_core)):
+          f"{frames['pinned']:8d}   (wall, pinned; rounds "
+          f"{min(pinned) / 1e6:.1f} .. {max(pinned) / 1e6:.1f})")
+    chain = rows[0][1]
+    print(f"\nchain: {K / chain / 2 * 1e6:.1f} us of CPU per channel and frame"
+          f" (rounds {K / max(per_cpu[rows[0][0]]) / 2 * 1e6:.1f} .."
+          f" {K / min(per_cpu[rows[0][0]]) / 2 * 1e6:.1f})")
+    print(f"chain / numpy reference: {chain / numpy_row[1]:.1f}x (target >= 17x)")
+    for label, v in (("per CPU-second", chain), ("pinned to one core", one_core),
+                     ("with los_logger's CSV, per CPU-second", logger_row[1])):
         print(f"one core vs a B210 at 2 x 30.72 MS/s ({label}): {v / 30.72e6:.2f}x "
               f"({'keeps up' if v >= 30.72e6 else 'needs %.2f cores' % (30.72e6 / v)})")
     print(f"chain (2 channels, whole chain) / corr_est_cc (1 channel, sync only): "

@@ -5,7 +5,7 @@
 """In-situ calibration of antenna arrays with software radios.
 
 C++ blocks: zc_sync, moose_cfo, ls_chanest, los_estimator, apes_cir; los_receiver
-(the four stages in one block, what rx_chain uses).
+(the four stages in one block, what rx_chain uses); los_logger (LoS messages to CSV).
 C++ kernels (same code as the blocks): preamble_correlator, moose_estimator,
 ls_estimator, cir_los, apes_estimator, dft; apes(x, L, nfft).
 Python: waveform, geometry, gnss, offsets, calstore, reciprocity, blocks.
@@ -21,7 +21,6 @@ from .rx_chain import rx_chain  # noqa: F401
 from .gnss_source import gnss_source  # noqa: F401
 from .apply import calibration_apply  # noqa: F401
 from .emulator import channel_emulator  # noqa: F401
-from .rx import (rx_source, sigmf_sink, los_logger, offset_estimator,  # noqa: F401
-                 ubx_pdu_decoder)
+from .rx import (rx_source, sigmf_sink, offset_estimator, ubx_pdu_decoder)  # noqa: F401
 from .reciprocity_blocks import (reciprocity_calibrator, reciprocity_tracker,  # noqa: F401
                                  reciprocity_logger, reciprocity_node_sim)

@@ -564,7 +564,8 @@ def _cmd_rx(args):
     import os
     from gnuradio import gr
     from . import timeutil
-    from .rx import los_logger, offset_estimator, rx_source, sigmf_sink, ubx_pdu_decoder
+    from .arraycal_python import los_logger
+    from .rx import offset_estimator, rx_source, sigmf_sink, ubx_pdu_decoder
     from .rx_chain import rx_chain
     os.makedirs(args.out, exist_ok=True)
     next_pps = None
@@ -582,7 +583,10 @@ def _cmd_rx(args):
     chain = rx_chain(num_chans=args.channels, samp_rate=args.rate, time_offset=offset,
                      method=args.method)
     los_path = os.path.join(args.out, "los.csv")
-    logger = los_logger(los_path)
+    try:
+        logger = los_logger(los_path)
+    except RuntimeError as e:
+        raise UserError(str(e)) from None
     tb = gr.top_block()
     for c in range(args.channels):
         tb.connect((src, c), (chain, c))
@@ -638,7 +642,7 @@ def _cmd_rx(args):
     logger.close()
     st = chain.stats()
     print(f"arraycal rx: {'stopped' if stopped else 'done'}; {st['frames']} frames, "
-          f"{logger.count} logged", flush=True)
+          f"{logger.count()} logged", flush=True)
     if args.array and args.tx_gnss and not args.tx_gnss.startswith("zmq:"):
         from .process import calibrate_from_los
         s = calibrate_from_los(los_path, args.array, args.tx_gnss, args.out, args.freq,

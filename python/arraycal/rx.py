@@ -17,7 +17,7 @@ from gnuradio import blocks, gr
 from . import calstore, geometry, gnss, timeutil
 from .errors import UserError
 from .offsets import OffsetEstimator
-from .process import LosSink, decode_los, _median_position
+from .process import decode_los, _median_position
 from .recording import RecordingWriter, open_recording, sigmf_source
 
 
@@ -133,14 +133,6 @@ class sigmf_sink(gr.sync_block):
     def stop(self):
         self.w.close()
         return True
-
-
-class los_logger(LosSink):
-    """LoS messages -> CSV (gps_time, seq, channel, re, im, delay_s, snr_db), appended
-    and flushed per frame, so nothing recorded is lost."""
-
-    def __init__(self, path="los.csv"):
-        LosSink.__init__(self, path, None)
 
 
 class offset_estimator(gr.basic_block):

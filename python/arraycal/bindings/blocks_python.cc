@@ -8,6 +8,7 @@
 
 #include <gnuradio/arraycal/apes_cir.h>
 #include <gnuradio/arraycal/los_estimator.h>
+#include <gnuradio/arraycal/los_logger.h>
 #include <gnuradio/arraycal/los_receiver.h>
 #include <gnuradio/arraycal/ls_chanest.h>
 #include <gnuradio/arraycal/moose_cfo.h>
@@ -101,6 +102,17 @@ void bind_blocks(py::module& m)
         .def("reacquisitions", &los_receiver::reacquisitions)
         .def("dropped", &los_receiver::dropped)
         .def("los_frames", &los_receiver::los_frames);
+
+    py::class_<los_logger, gr::block, gr::basic_block, std::shared_ptr<los_logger>>(
+        m, "los_logger",
+        "LoS messages to a CSV log (gps_time, seq, channel, re, im, delay_s, snr_db), one "
+        "row per frame and channel, appended, in the kernel's hands per frame.")
+        .def(py::init(&los_logger::make), py::arg("path") = "los.csv")
+        .def("path", &los_logger::path)
+        .def("count", &los_logger::count)
+        .def("rejected", &los_logger::rejected)
+        .def("lost", &los_logger::lost)
+        .def("close", &los_logger::close, py::call_guard<py::gil_scoped_release>());
 
     py::class_<apes_cir, gr::sync_block, gr::block, gr::basic_block,
                std::shared_ptr<apes_cir>>(
