@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "los_logger_impl.h"
+#include "los_message.h"
 #include <gnuradio/io_signature.h>
 #include <cerrno>
 #include <charconv>
@@ -18,11 +19,6 @@ namespace gr {
 namespace arraycal {
 
 static const pmt::pmt_t PORT_LOS = pmt::mp("los");
-static const pmt::pmt_t KEY_GPS_TIME = pmt::intern("gps_time");
-static const pmt::pmt_t KEY_SEQ = pmt::intern("seq");
-static const pmt::pmt_t KEY_LOS = pmt::intern("los");
-static const pmt::pmt_t KEY_DELAY = pmt::intern("delay_s");
-static const pmt::pmt_t KEY_SNR = pmt::intern("snr_db");
 static const char HEADER[] = "gps_time,seq,channel,re,im,delay_s,snr_db\n";
 
 los_logger::sptr los_logger::make(const std::string& path)
@@ -100,25 +96,8 @@ static bool worth_a_line(uint64_t n) { return n == 1 || n % 1000 == 0; }
 void los_logger_impl::handle(const pmt::pmt_t& msg)
 {
     std::lock_guard<std::mutex> lock(d_mutex);
-    const char* why = nullptr;
-    const pmt::pmt_t nil = pmt::PMT_NIL;
-    pmt::pmt_t t, seq, los, delay, snr;
-    if (!pmt::is_dict(msg) || pmt::is_null(msg)) {
-        why = "not a dict";
-    } else {
-        t = pmt::dict_ref(msg, KEY_GPS_TIME, nil);
-        seq = pmt::dict_ref(msg, KEY_SEQ, nil);
-        los = pmt::dict_ref(msg, KEY_LOS, nil);
-        delay = pmt::dict_ref(msg, KEY_DELAY, nil);
-        snr = pmt::dict_ref(msg, KEY_SNR, nil);
-        if (!(pmt::is_real(t) || pmt::is_integer(t)) || !(pmt::is_uint64(seq) || pmt::is_integer(seq)) ||
-            !pmt::is_c32vector(los) || !pmt::is_f64vector(delay) || !pmt::is_f64vector(snr))
-            why = "gps_time, seq, los (c32), delay_s and snr_db (f64) missing or mistyped";
-        else if (pmt::length(los) == 0 || pmt::length(delay) != pmt::length(los) ||
-                 pmt::length(snr) != pmt::length(los))
-            why = "los, delay_s and snr_db differ in length";
-    }
-    if (why) {
+    los_view v;
+    if (const char* why = read_los(msg, v)) {
         const uint64_t n = ++d_rejected;
         if (worth_a_line(n))
             d_logger->warn("message is not a LoS dict ({:s}); not written ({:d} so far)",
@@ -133,29 +112,21 @@ void los_logger_impl::handle(const pmt::pmt_t& msg)
         return;
     }
 
-    size_t n = 0;
-    const gr_complex* g = pmt::c32vector_elements(los, n);
-    const double* dl = pmt::f64vector_elements(delay, n);
-    const double* sn = pmt::f64vector_elements(snr, n);
-    // seq as an unsigned 64-bit count; an integer PMT is a long
-    const uint64_t s = pmt::is_uint64(seq) ? pmt::to_uint64(seq)
-                                           : static_cast<uint64_t>(pmt::to_long(seq));
-    const double gps = pmt::to_double(t);
     d_rows.clear();
-    for (size_t c = 0; c < n; ++c) {
-        append_number(d_rows, gps, std::chars_format::fixed, 7);
+    for (size_t c = 0; c < v.n; ++c) {
+        append_number(d_rows, v.gps_time, std::chars_format::fixed, 7);
         d_rows += ',';
-        append_integer(d_rows, s);
+        append_integer(d_rows, v.seq);
         d_rows += ',';
         append_integer(d_rows, c);
         d_rows += ',';
-        append_number(d_rows, g[c].real(), std::chars_format::general, 7);
+        append_number(d_rows, v.gain[c].real(), std::chars_format::general, 7);
         d_rows += ',';
-        append_number(d_rows, g[c].imag(), std::chars_format::general, 7);
+        append_number(d_rows, v.gain[c].imag(), std::chars_format::general, 7);
         d_rows += ',';
-        append_number(d_rows, dl[c], std::chars_format::scientific, 4);
+        append_number(d_rows, v.delay_s[c], std::chars_format::scientific, 4);
         d_rows += ',';
-        append_number(d_rows, sn[c], std::chars_format::fixed, 2);
+        append_number(d_rows, v.snr_db[c], std::chars_format::fixed, 2);
         d_rows += '\n';
     }
     // one write per frame: in the kernel's hands before the next message

@@ -33,6 +33,33 @@ pmt::pmt_t los_frame::to_pmt() const
     return d;
 }
 
+const char* read_los(const pmt::pmt_t& msg, los_view& out)
+{
+    if (!pmt::is_dict(msg) || pmt::is_null(msg))
+        return "not a dict";
+    const pmt::pmt_t nil = pmt::PMT_NIL;
+    const pmt::pmt_t t = pmt::dict_ref(msg, KEY_GPS_TIME, nil);
+    const pmt::pmt_t seq = pmt::dict_ref(msg, KEY_SEQ, nil);
+    const pmt::pmt_t los = pmt::dict_ref(msg, KEY_LOS, nil);
+    const pmt::pmt_t delay = pmt::dict_ref(msg, KEY_DELAY, nil);
+    const pmt::pmt_t snr = pmt::dict_ref(msg, KEY_SNR, nil);
+    if (!(pmt::is_real(t) || pmt::is_integer(t)) ||
+        !(pmt::is_uint64(seq) || pmt::is_integer(seq)) || !pmt::is_c32vector(los) ||
+        !pmt::is_f64vector(delay) || !pmt::is_f64vector(snr))
+        return "gps_time, seq, los (c32), delay_s and snr_db (f64) missing or mistyped";
+    size_t n = 0, nd = 0, ns = 0;
+    out.gain = pmt::c32vector_elements(los, n);
+    out.delay_s = pmt::f64vector_elements(delay, nd);
+    out.snr_db = pmt::f64vector_elements(snr, ns);
+    if (n == 0 || nd != n || ns != n)
+        return "los, delay_s and snr_db differ in length";
+    out.n = n;
+    out.gps_time = pmt::to_double(t);
+    // an unsigned 64-bit count; an integer PMT is a long
+    out.seq = pmt::is_uint64(seq) ? pmt::to_uint64(seq) : static_cast<uint64_t>(pmt::to_long(seq));
+    return nullptr;
+}
+
 los_picker::los_picker(const std::string& block,
                        int K,
                        int num_chans,

@@ -40,6 +40,19 @@ struct los_frame {
     pmt::pmt_t to_pmt() const;
 };
 
+//! A LoS message's fields as a consumer reads them, pointing into the message.
+struct los_view {
+    double gps_time = 0.0;
+    uint64_t seq = 0;
+    size_t n = 0; //!< channels
+    const gr_complex* gain = nullptr;
+    const double* delay_s = nullptr;
+    const double* snr_db = nullptr;
+};
+
+//! Reads a LoS message (to_pmt's dict): nullptr when it is one, else why not.
+const char* read_los(const pmt::pmt_t& msg, los_view& out);
+
 /*!
  * The LoS picking of los_estimator and los_receiver: the CIR/LoS kernel and
  * the settings that may change while the flowgraph runs (pick rule,
