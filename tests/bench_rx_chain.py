@@ -157,9 +157,10 @@ def main():
     tmp = tempfile.mkdtemp(prefix="bench_rx_")
 
     # This VM's speed drifts by up to 1.5x within seconds, so every figure is
-    # measured once per round, rounds interleave all of them, and each
-    # figure is the median over rounds of its own round's value (the chain's
-    # CPU time less the looping source's in the same round).
+    # measured once per round, rounds interleave all of them (in a rotated
+    # order), and each figure is the median over rounds of its own round's
+    # value (the chain's CPU time less the looping source's in the same
+    # round).
     configs = [("chain (C++, zero_pad 1, default)", dict(zero_pad=1)),
                ("chain (C++, zero_pad 2)", dict(zero_pad=2)),
                ("chain (C++, zero_pad 10)", dict(zero_pad=10)),
@@ -172,7 +173,9 @@ def main():
     numpy_rate, corr_rate, corr_wall, pinned = [], [], [], []
     for r in range(args.repeats):
         base_cpu, _, _ = bench_chain(period, total, chain=False)
-        for name, kw in configs:
+        # each round starts at another figure: a drift within a round then
+        # does not always fall on the same ones
+        for name, kw in configs[r % len(configs):] + configs[:r % len(configs)]:
             if kw.get("logger"):
                 kw = dict(kw, logger=os.path.join(tmp, f"los{r}.csv"))
             cpu, wall, n = bench_chain(period, total, **kw)
