@@ -19,7 +19,7 @@
 namespace gr {
 namespace arraycal {
 
-//! One frame's LoS, all channels: the fields of DESIGN.md's LoS message.
+//! One frame's LoS, all channels: the fields of docs/design.md's LoS message.
 struct los_frame {
     double gps_time = 0.0;
     uint64_t seq = 0;

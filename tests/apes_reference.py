@@ -45,7 +45,7 @@ def fb_apes_textbook(x, L, omegas, conjugate_backward=True):
 
 
 def thesis_style_apes(x, L, omegas):
-    """The thesis's apes.m as DESIGN.md describes it, ported to numpy: FB-APES
+    """The thesis's apes.m as docs/design.md describes it, ported to numpy: FB-APES
     with the backward data not conjugated, R inverted once, then a loop over
     the frequency grid with the rank-2 update by the matrix inversion lemma."""
     x = np.asarray(x, dtype=np.complex128)

@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE))
 
 CHILD = r"""
 import json, resource, sys, time
-from gnuradio.arraycal.process import process
+from gnuradio.arraycal.calibration.pipeline import process
 a = json.loads(sys.argv[1])
 s = process(a["meta"], a["array"], a["tx"], a["out"], rx_gnss=a["rx"], progress=False,
             log=lambda m: None, store=a["out"] + "/store", report=False)
@@ -45,7 +45,6 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the simulated recordings")
     args = ap.parse_args()
     from simcampaign import TWO_EL, simulate, snake_walk
-    import numpy as np
     tmp = Path(tempfile.mkdtemp(prefix="bench_process_"))
     rows = []
     for secs in args.seconds:

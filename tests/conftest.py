@@ -14,19 +14,20 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-THESIS = SHARED / "data" / "thesis"
-UBX_DIR = SHARED / "data" / "ubx"
+DATA = Path(__file__).resolve().parent / "data"   # provenance: data/README.md
+THESIS = DATA / "thesis"
+UBX_DIR = DATA / "ubx"
 PY = "/usr/bin/python3"
 ARRAYCAL = "arraycal"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def shared_file(*parts):
-    p = SHARED.joinpath("data", *parts)
+def data_file(*parts):
+    """A file of the repository's test data (tests/data), which must be there."""
+    p = DATA.joinpath(*parts)
     if not p.exists():
-        pytest.fail(f"shared data missing: {p} (CI clones shared/ beside the repository)")
+        pytest.fail(f"test data missing: {p}")
     return p
 
 

@@ -20,8 +20,10 @@ import pymap3d
 import yaml
 
 from gnuradio import arraycal
-from gnuradio.arraycal import geometry, timeutil, ubxgen
-from gnuradio.arraycal.recording import RecordingWriter
+from gnuradio.arraycal import timeutil
+from gnuradio.arraycal.calibration import geometry
+from gnuradio.arraycal.gnss import ubxgen
+from gnuradio.arraycal.radio.recording import RecordingWriter
 
 C = 299792458.0
 ORIGIN = (63.4181, 10.4012, 52.0)      # the array's GNSS antenna
@@ -88,7 +90,6 @@ def simulate(out_dir, array_doc, offsets, freq, fs, duration, trajectory, snr_db
     rec.new_capture(timeutil.gps_to_utc(GPS_START))
     phase = 0.0
     chunk = 256
-    written = 0       # samples kept
     t_sample = 0      # samples elapsed (kept or lost)
     for p0 in range(0, n_pk, chunk):
         p1 = min(n_pk, p0 + chunk)

@@ -6,18 +6,17 @@
 
 import json
 import os
-import subprocess
 
 import numpy as np
 import pmt
 import pytest
 
 from gnuradio import arraycal, blocks, gr
-from gnuradio.arraycal import calstore
+from gnuradio.arraycal.calibration import store as calstore
 from gnuradio.arraycal.errors import UserError
-from gnuradio.arraycal.process import process
+from gnuradio.arraycal.calibration.pipeline import process
 
-from conftest import ARRAYCAL, assert_one_line_error, run_cli
+from conftest import assert_one_line_error, run_cli
 from simcampaign import TWO_EL, simulate, snake_walk, turntable, ula
 
 OFFSETS_4 = {"E0": 1.0, "E1": 0.9 * np.exp(1j * np.radians(37)),
@@ -258,7 +257,7 @@ def test_process_bad_input_is_one_clear_line(stored_cal, tmp_path):
     assert_one_line_error(run_cli(*with_("--iq", wrong)), "ci16_le")
     # GNSS log from another day
     other = tmp_path / "other.ubx"
-    from gnuradio.arraycal import ubxgen
+    from gnuradio.arraycal.gnss import ubxgen
     other.write_bytes(ubxgen.epoch(1.5e9, 63.4, 10.4, 50))
     assert_one_line_error(run_cli(*with_("--tx-gnss", other)), "does not overlap")
     # a log without a fix

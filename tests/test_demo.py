@@ -8,13 +8,13 @@ import os
 import re
 import signal
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from gnuradio.arraycal import calstore, emulator, geometry
-from gnuradio.arraycal.demo import run_demo
+from gnuradio.arraycal.calibration import geometry, store as calstore
+from gnuradio.arraycal.sim import emulator
+from gnuradio.arraycal.sim.demo import run_demo
 
 from conftest import ARRAYCAL, PY, REPO, free_tcp_port, run_cli
 

@@ -11,9 +11,9 @@ import pymap3d
 import pytest
 import yaml
 
-from gnuradio.arraycal import geometry
+from gnuradio.arraycal.calibration import geometry
 from gnuradio.arraycal.errors import UserError
-from gnuradio.arraycal.gnss import Fix
+from gnuradio.arraycal.gnss.ubx import Fix
 
 from conftest import REPO
 

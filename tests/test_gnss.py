@@ -8,19 +8,18 @@ import os
 import pty
 import subprocess
 import threading
-import time
 
 import numpy as np
-import pmt
 import pytest
 from pyubx2 import UBXReader
 
-from gnuradio import arraycal, blocks, gr
-from gnuradio.arraycal import gnss, gnsslog, rtklib, timeutil, ubxconfig, ubxgen
+from gnuradio import arraycal, gr
+from gnuradio.arraycal import timeutil
+from gnuradio.arraycal.gnss import config as ubxconfig, log as gnsslog, rtklib, ubx as gnss, ubxgen
 from gnuradio.arraycal.errors import UserError
 
 from chain_util import MessageCollector
-from conftest import ARRAYCAL, assert_one_line_error, run_cli, shared_file
+from conftest import ARRAYCAL, assert_one_line_error, run_cli, data_file
 
 T0 = timeutil.utc_to_gps(timeutil.parse_utc("2026-06-01T12:00:00Z"))
 
@@ -92,7 +91,7 @@ def test_time_needs_no_timegps_when_pvt_has_a_date(rng):
     ("pygpsdata-MIXED-RTCM3BADCRC.log", 1, 0, 0),
 ])
 def test_real_ublox_logs(name, fixes, hp, truncated):
-    got, dec = gnss.read_ubx_file(shared_file("ubx", name))
+    got, dec = gnss.read_ubx_file(data_file("ubx", name))
     assert len(got) == fixes
     assert dec.stats.hp_merged == hp
     assert dec.stats.truncated == truncated
@@ -101,7 +100,7 @@ def test_real_ublox_logs(name, fixes, hp, truncated):
 
 def test_real_log_times_match_the_receivers_utc_fields():
     # our GPS time minus the receiver's leap seconds is the UTC NAV-PVT states
-    path = shared_file("ubx", "pygpsdata-NAV-ZED-X20P.log")
+    path = data_file("ubx", "pygpsdata-NAV-ZED-X20P.log")
     got, dec = gnss.read_ubx_file(path)
     assert dec.stats.leap_seconds == 18
     with open(path, "rb") as s:
@@ -144,7 +143,7 @@ def test_corruption_is_counted_and_no_valid_fix_is_lost(rng):
 
 def test_truncated_and_corrupt_logs_from_the_cli_are_one_line_summaries(tmp_path):
     out = tmp_path / "b.csv"
-    p = run_cli("gnss", "convert", shared_file("ubx", "pygpsdata-BADEOF1.log"), "--out", out)
+    p = run_cli("gnss", "convert", data_file("ubx", "pygpsdata-BADEOF1.log"), "--out", out)
     assert p.returncode == 0, p.stderr
     assert "1 truncated" in p.stdout
     assert out.read_text().count("\n") == 2  # header + the one fix
@@ -196,7 +195,7 @@ def test_usrp_time_sync_offsets_and_tim_tp():
 
 # ---------------------------------------------------------------- config
 def test_thesis_zed_f9p_configuration_parses_into_the_expected_keys():
-    values = ubxconfig.read_ucenter(shared_file("thesis", "GNSS_Configuration.txt"))
+    values = ubxconfig.read_ucenter(data_file("thesis", "GNSS_Configuration.txt"))
     named = {ubxconfig.key_name(k): ubxconfig.decoded_value(k, v) for k, v in values.items()}
     assert len(values) == 1155
     assert named["CFG_RATE_MEAS"] == 200                 # 5 Hz navigation
@@ -219,7 +218,7 @@ def test_thesis_zed_f9p_configuration_parses_into_the_expected_keys():
 
 
 def test_config_dry_run_and_bad_files(tmp_path):
-    p = run_cli("gnss", "config", shared_file("thesis", "GNSS_Configuration.txt"), "--dry-run")
+    p = run_cli("gnss", "config", data_file("thesis", "GNSS_Configuration.txt"), "--dry-run")
     assert p.returncode == 0
     assert "1155 keys in 19 CFG-VALSET messages" in p.stdout
     assert "CFG_RATE_MEAS = 200" in p.stdout
@@ -233,7 +232,7 @@ def test_config_dry_run_and_bad_files(tmp_path):
 def test_config_applies_over_a_serial_line_and_reads_the_acks():
     # a pty stands in for the receiver: it acknowledges every CFG-VALSET
     master, slave = pty.openpty()
-    values = ubxconfig.read_ucenter(shared_file("thesis", "GNSS_Configuration.txt"))
+    values = ubxconfig.read_ucenter(data_file("thesis", "GNSS_Configuration.txt"))
     frames = ubxconfig.valset_frames(values)
     got = []
 

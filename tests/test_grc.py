@@ -4,11 +4,9 @@
 #
 """Every .grc in the repository compiles with grcc and its generated Python imports."""
 
-import importlib.util
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

@@ -2,7 +2,7 @@
 # Copyright 2026 gr-arraycal authors.
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-"""los_logger (C++): the receive chain's LoS messages as DESIGN.md's los.csv.
+"""los_logger (C++): the receive chain's LoS messages as docs/design.md's los.csv.
 
 The reference for every row is the format the log is specified with, written
 by Python: "{:.7f},{},{},{:.7g},{:.7g},{:.4e},{:.2f}" per frame and channel.

@@ -14,7 +14,7 @@ import pytest
 from gnuradio import gr
 
 from gnuradio.arraycal import reciprocity as rc
-from gnuradio.arraycal import reciprocity_blocks as rb
+from gnuradio.arraycal.reciprocity import blocks as rb
 from gnuradio.arraycal.errors import UserError
 
 from conftest import ARRAYCAL, assert_one_line_error, free_tcp_port, run_cli

@@ -11,7 +11,7 @@ import pytest
 from gnuradio import arraycal
 
 from chain_util import frame_tags, run_chain, rx_time_tag
-from conftest import shared_file
+from conftest import data_file
 from simchan import multichannel_stream
 
 FS = 4e6
@@ -337,7 +337,7 @@ def test_no_rx_time_means_time_from_sample_zero(rng):
 
 # ------------------------------------------------------------------ thesis data
 def test_the_thesis_packet_is_found_in_a_stream_made_from_it(rng):
-    raw = np.fromfile(shared_file("thesis", "WaveForm.bin"), np.float32).view(np.complex64)
+    raw = np.fromfile(data_file("thesis", "WaveForm.bin"), np.float32).view(np.complex64)
     n = 50
     sig = multichannel_stream(raw, n, [[(np.exp(1j), 0.37)], [(0.8, 0.41)]],
                               cfo_hz=-4100, samp_rate=FS, snr_db=10, rng=rng, lead=613)

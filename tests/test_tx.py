@@ -7,7 +7,6 @@
 import os
 import signal
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -45,7 +44,7 @@ def test_tx_custom_waveform_file(tmp_path):
     p = run_cli("tx", "--sink", f"file:{out}", "--waveform", wfile, "--duration", "0.001",
                 "--amplitude", "1")
     assert p.returncode == 0, p.stderr
-    pkt = arraycal.waveform.read(wfile)
+    pkt = arraycal.radio.waveform.read(wfile)
     assert pkt.size == 378
     assert whole_packets(np.fromfile(out, dtype=np.complex64), pkt) == 11  # ceil(1000/378)
 

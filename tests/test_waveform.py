@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from gnuradio import arraycal
-from gnuradio.arraycal import waveform as wf
+from gnuradio.arraycal.radio import waveform as wf
 
-from conftest import run_cli, assert_one_line_error, shared_file
+from conftest import run_cli, assert_one_line_error, data_file
 
 
 def thesis_packet():
-    return np.fromfile(shared_file("thesis", "WaveForm.bin"), dtype=np.float32).view(np.complex64)
+    return np.fromfile(data_file("thesis", "WaveForm.bin"), dtype=np.float32).view(np.complex64)
 
 
 def test_default_packet_equals_thesis_waveform_bin():
@@ -30,7 +30,7 @@ def test_cli_waveform_writes_the_thesis_file(tmp_path):
     p = run_cli("waveform", "--out", out)
     assert p.returncode == 0, p.stderr
     got = np.fromfile(out, dtype=np.float32)
-    ref = np.fromfile(shared_file("thesis", "WaveForm.bin"), dtype=np.float32)
+    ref = np.fromfile(data_file("thesis", "WaveForm.bin"), dtype=np.float32)
     assert got.shape == ref.shape
     np.testing.assert_allclose(got, ref, rtol=0, atol=2 * np.finfo(np.float32).eps)
 

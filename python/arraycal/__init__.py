@@ -12,15 +12,15 @@ Python: waveform, geometry, gnss, offsets, calstore, reciprocity, blocks.
 """
 
 from .arraycal_python import *  # noqa: F401,F403  (C++ blocks and kernels)
-from .waveform import (  # noqa: F401
+from .radio.waveform import (  # noqa: F401
     zadoff_chu, packet, preamble, spectrum, WaveformSpec, DEFAULT_SPEC)
-from .apes import apes  # noqa: F401
+from .radio.apes import apes  # noqa: F401
 from .errors import UserError  # noqa: F401
-from .tx import packet_source, tx_sink  # noqa: F401
-from .rx_chain import rx_chain  # noqa: F401
-from .gnss_source import gnss_source  # noqa: F401
-from .apply import calibration_apply  # noqa: F401
-from .emulator import channel_emulator  # noqa: F401
-from .rx import (rx_source, sigmf_sink, offset_estimator, ubx_pdu_decoder)  # noqa: F401
-from .reciprocity_blocks import (reciprocity_calibrator, reciprocity_tracker,  # noqa: F401
+from .radio.tx import packet_source, tx_sink  # noqa: F401
+from .radio.rx_chain import rx_chain  # noqa: F401
+from .gnss.source import gnss_source  # noqa: F401
+from .calibration.apply import calibration_apply  # noqa: F401
+from .sim.emulator import channel_emulator  # noqa: F401
+from .radio.rx import (rx_source, sigmf_sink, offset_estimator, ubx_pdu_decoder)  # noqa: F401
+from .reciprocity.blocks import (reciprocity_calibrator, reciprocity_tracker,  # noqa: F401
                                  reciprocity_logger, reciprocity_node_sim)

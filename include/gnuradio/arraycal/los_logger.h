@@ -18,7 +18,7 @@ namespace arraycal {
  * \ingroup arraycal
  *
  * \details
- * Columns gps_time, seq, channel, re, im, delay_s, snr_db (DESIGN.md's
+ * Columns gps_time, seq, channel, re, im, delay_s, snr_db (docs/design.md's
  * los.csv), numbers as Python's "{:.7f},{},{},{:.7g},{:.7g},{:.4e},{:.2f}"
  * in any locale. The file is appended to, with the header only when it is
  * new or empty. Every frame's rows go to the kernel in one write, so a

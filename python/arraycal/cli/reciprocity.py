@@ -1,0 +1,200 @@
+#
+# Copyright 2026 gr-arraycal authors.
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""`arraycal reciprocity simulate | calibrate | node`: distributed nodes."""
+
+import argparse
+import math
+import time
+
+from ..errors import UserError
+from .common import Parser, eng_float, run_flowgraph, progress_bar
+
+
+# ---------------------------------------------------------------- reciprocity
+def _power_list(text):
+    try:
+        vals = [float(x) for x in str(text).split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of dBm") from None
+    if not vals:
+        raise argparse.ArgumentTypeError("no transmit power given")
+    return vals
+
+
+def add_reciprocity(sub):
+    p = sub.add_parser("reciprocity", help="reciprocity calibration of distributed nodes",
+                       description="Bidirectional reciprocity calibration (Jiang et al.): "
+                                   "simulate the paper's comparison, or run the calibrator "
+                                   "that nodes send their CSI to over ZMQ.")
+    rsub = p.add_subparsers(dest="rc_verb", metavar="SUBVERB", parser_class=Parser)
+    rsub.required = True
+    s = rsub.add_parser("simulate", help="phase RMSE and beamforming gain per algorithm "
+                                         "against transmit power (Fig. 5 / Fig. 7)",
+                        description="Table I set-up (26 GHz, 120 kHz, 8 BS + 8 UE nodes, "
+                                    "timing offsets U(-10, 10) ns): per transmit power and "
+                                    "algorithm, the RMSE of the relative BS coefficient phases "
+                                    "and the coherent beamforming gain over one node.")
+    s.add_argument("--powers", type=_power_list, default=[-20, -10, 0, 10, 20],
+                   help="transmit powers in dBm, comma-separated; write --powers=-10,0 when the first is negative (default -20,-10,0,10,20)")
+    s.add_argument("--trials", type=int, default=10, help="channel realisations per power")
+    s.add_argument("--bs", type=int, default=8)
+    s.add_argument("--ue", type=int, default=8)
+    s.add_argument("--timing-ns", type=float, default=10.0,
+                   help="timing offsets U(-T, T) ns (0: none, where the baselines are exact)")
+    s.add_argument("--seed", type=int, default=1)
+    s.set_defaults(func=_cmd_reciprocity_simulate)
+    c = rsub.add_parser("calibrate", help="calibrator: CSI from nodes over ZMQ in, "
+                                          "coefficients out (log and ZMQ PUB)",
+                        description="Binds a ZMQ PULL socket that node flowgraphs push CSI "
+                                    "messages to (examples/reciprocity_zmq), estimates the "
+                                    "coefficients for each complete calibration round, tracks "
+                                    "them with the uplink pilots, appends every result to OUT "
+                                    "(JSON lines) and publishes it on --publish. Ctrl-C stops.")
+    c.add_argument("--listen", required=True, help="ZMQ address to bind, e.g. tcp://*:5600")
+    c.add_argument("--bs", type=int, default=8)
+    c.add_argument("--ue", type=int, default=8)
+    c.add_argument("--spacing", type=eng_float, default=120e3, help="subcarrier spacing, Hz")
+    c.add_argument("--method", choices=("ml-tls", "argos", "argos-mean", "tls"), default="ml-tls")
+    c.add_argument("--out", required=True, help="JSON-lines log of the coefficients")
+    c.add_argument("--publish", help="ZMQ address to publish the coefficients on (PUB, bind)")
+    c.add_argument("--count", type=int, default=0,
+                   help="stop after this many results (calibrations and tracking updates)")
+    c.add_argument("--idle-stop", type=eng_float, default=0.0,
+                   help="stop when no result came for this long after the first (s)")
+    c.set_defaults(func=_cmd_reciprocity_calibrate)
+    n = rsub.add_parser("node", help="one simulated node: CSI to the calibrator, coefficients back",
+                        description="One node of the simulated Table I system (same --seed on "
+                                    "every node: one world). Pushes its channel estimates to the "
+                                    "calibrator (ZMQ PUSH, connect), logs the coefficients the "
+                                    "calibrator publishes (ZMQ SUB) to OUT and stops once they "
+                                    "cover its last pilot: then the calibrator has everything it "
+                                    "sent. Start the calibrator first.")
+    n.add_argument("--role", choices=("bs", "ue"), required=True)
+    n.add_argument("--index", type=int, required=True)
+    n.add_argument("--bs", type=int, default=8)
+    n.add_argument("--ue", type=int, default=8)
+    n.add_argument("--seed", type=int, default=1)
+    n.add_argument("--power", type=float, default=10.0, help="transmit power, dBm")
+    n.add_argument("--slots", type=int, default=200)
+    n.add_argument("--pilot-period", type=int, default=2, help="slots between uplink pilots")
+    n.add_argument("--connect", required=True, help="the calibrator's --listen address")
+    n.add_argument("--subscribe", required=True, help="the calibrator's --publish address")
+    n.add_argument("--out", required=True, help="JSON-lines log of the received coefficients")
+    n.add_argument("--timeout", type=eng_float, default=120.0,
+                   help="give up when the coefficients have not come within this many seconds")
+    n.set_defaults(func=_cmd_reciprocity_node)
+
+
+def _cmd_reciprocity_simulate(args):
+    from ..reciprocity import core as rc
+    if args.trials < 1 or args.bs < 2 or args.ue < 1:
+        raise UserError("need --trials >= 1, --bs >= 2 and --ue >= 1")
+    sim = rc.ReciprocitySim(M=args.bs, N=args.ue, timing_ns=args.timing_ns, seed=args.seed)
+    bar = progress_bar(len(args.powers) * args.trials, "trials")
+    rows = rc.compare(sim, args.powers, args.trials, progress=bar.update)
+    bar.close()
+    ideal = rows[0][4]
+    print(f"{args.bs} BS x {args.ue} UE nodes, {sim.fc / 1e9:g} GHz, {sim.df / 1e3:g} kHz, "
+          f"{sim.pilots} comb pilots, timing offsets U(-{args.timing_ns:g}, {args.timing_ns:g}) ns, "
+          f"{args.trials} trials per power")
+    print(f"beamforming gain: coherent joint transmission over the mean single node "
+          f"(ideal {ideal:.1f} dB, non-coherent about {10 * math.log10(args.bs):.1f} dB)")
+    names = list(rc.ALGORITHMS)
+    print(f"{'power dBm':>9}  " + "  ".join(f"{n + ' deg':>13}" for n in names) + "  "
+          + "  ".join(f"{n + ' dB':>12}" for n in names))
+    for p in args.powers:
+        r = {row[1]: row for row in rows if row[0] == p}
+        print(f"{p:9.1f}  " + "  ".join(f"{r[n][2]:13.3f}" for n in names) + "  "
+              + "  ".join(f"{r[n][3]:12.2f}" for n in names))
+    return 0
+
+
+
+
+def _cmd_reciprocity_calibrate(args):
+    from gnuradio import gr, zeromq
+    from ..reciprocity.blocks import reciprocity_calibrator, reciprocity_logger, reciprocity_tracker
+    log = reciprocity_logger(args.out)       # first: it refuses a missing directory
+    tb = gr.top_block()
+    try:
+        src = zeromq.pull_msg_source(args.listen, 100, True)
+        pub = zeromq.pub_msg_sink(args.publish, 100, True) if args.publish else None
+    except RuntimeError as e:
+        raise UserError(f"ZMQ: {' '.join(str(e).split())}") from None
+    cal = reciprocity_calibrator(args.bs, args.ue, args.spacing, args.method)
+    trk = reciprocity_tracker(args.bs, args.ue)
+    tb.msg_connect(src, "out", cal, "csi")
+    tb.msg_connect(src, "out", trk, "csi")
+    tb.msg_connect(cal, "calib", trk, "calib")
+    for blk in (cal, trk):
+        tb.msg_connect(blk, "calib", log, "calib")
+        if pub is not None:
+            tb.msg_connect(blk, "calib", pub, "in")
+    state = {"count": -1, "since": time.monotonic()}
+
+    def until():
+        if args.count and log.count >= args.count:
+            return True
+        if log.count != state["count"]:
+            state["count"], state["since"] = log.count, time.monotonic()
+        elif args.idle_stop > 0 and log.count > 0 and \
+                time.monotonic() - state["since"] > args.idle_stop:
+            return True
+        return False
+
+    def started():
+        print(f"arraycal reciprocity calibrate: listening on {args.listen} for "
+              f"{args.bs} BS x {args.ue} UE nodes, log {args.out}"
+              + (f", publishing on {args.publish}" if args.publish else ""), flush=True)
+
+    def progress(elapsed):
+        print(f"arraycal reciprocity calibrate: {cal.seq} calibrations, {trk.seq} tracking "
+              f"updates, {cal.dropped + trk.dropped} messages dropped", flush=True)
+
+    run_flowgraph(tb, "arraycal reciprocity calibrate", progress, period=10.0,
+                  on_started=started, until=until)
+    print(f"arraycal reciprocity calibrate: done; {cal.seq} calibrations, {trk.seq} tracking "
+          f"updates, {log.count} logged, {cal.dropped + trk.dropped} messages dropped", flush=True)
+    return 0
+
+
+def _cmd_reciprocity_node(args):
+    from gnuradio import gr, zeromq
+    from ..reciprocity.blocks import reciprocity_logger, reciprocity_node_sim
+    if args.slots < 0 or args.pilot_period < 1:
+        raise UserError("need --slots >= 0 and --pilot-period >= 1")
+    node = reciprocity_node_sim(args.role, args.index, args.bs, args.ue, args.seed, args.power,
+                                args.slots, args.pilot_period)
+    log = reciprocity_logger(args.out)       # before any socket: it refuses a missing directory
+    tb = gr.top_block()
+    try:
+        push = zeromq.push_msg_sink(args.connect, 100, False)
+        sub = zeromq.sub_msg_source(args.subscribe, 100, False)
+    except RuntimeError as e:
+        raise UserError(f"ZMQ: {' '.join(str(e).split())}") from None
+    tb.msg_connect(node, "csi", push, "in")
+    tb.msg_connect(sub, "out", log, "calib")
+    t_end = time.monotonic() + args.timeout
+    state = {"timed_out": False}
+
+    def until():
+        if log.last_time is not None and log.last_time >= node.last_time - 1e-12:
+            return True
+        if time.monotonic() > t_end:
+            state["timed_out"] = True
+            return True
+        return False
+
+    label = f"arraycal reciprocity node {args.role}{args.index}"
+    run_flowgraph(tb, label, None, on_started=lambda: print(
+        f"{label}: pushing to {args.connect}, coefficients from {args.subscribe}", flush=True),
+        until=until)
+    if state["timed_out"]:
+        raise UserError(f"no coefficients covering t={node.last_time:g} s from "
+                        f"{args.subscribe} within {args.timeout:g} s ({node.sent} estimates sent, "
+                        f"{log.count} results received); is the calibrator running?")
+    print(f"{label}: {node.sent} estimates sent, {log.count} coefficient sets logged to {args.out}",
+          flush=True)
+    return 0

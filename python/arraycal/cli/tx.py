@@ -1,0 +1,107 @@
+#
+# Copyright 2026 gr-arraycal authors.
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""`arraycal waveform` and `arraycal tx`: the calibration packet and the headless transmitter."""
+
+
+from ..errors import UserError
+from .common import eng_float, run_flowgraph
+
+
+# ---------------------------------------------------------------- waveform
+def add_waveform(sub):
+    p = sub.add_parser("waveform", help="write the calibration packet (float32 I/Q)",
+                       description="Write the calibration packet as interleaved float32 I/Q "
+                                   "(the thesis's WaveForm.bin format).")
+    p.add_argument("--out", required=True, help="output file")
+    p.add_argument("--root", type=int, default=25, help="Zadoff-Chu root (default 25)")
+    p.add_argument("--zc-length", type=int, default=139, help="ZC length (default 139)")
+    p.add_argument("--repetitions", type=int, default=2, help="preamble copies (default 2)")
+    p.add_argument("--payload", type=int, default=1000, help="QPSK symbols (default 1000)")
+    p.add_argument("--seed", type=int, default=5489,
+                   help="payload seed, MATLAB's default Mersenne Twister state (default 5489)")
+    p.set_defaults(func=_cmd_waveform)
+
+
+def _cmd_waveform(args):
+    from ..radio import waveform as wf
+    try:
+        spec = wf.WaveformSpec(args.root, args.zc_length, args.repetitions, args.payload,
+                               args.seed)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    x = wf.packet(spec)
+    try:
+        wf.write(args.out, x)
+    except OSError as e:
+        raise UserError(f"cannot write '{args.out}': {e.strerror}") from None
+    print(f"wrote {args.out}: {len(x)} samples ({spec.repetitions} x ZC({spec.root}, "
+          f"{spec.zc_length}) + {spec.payload_symbols} QPSK), interleaved float32 I/Q")
+    return 0
+
+
+# ---------------------------------------------------------------- tx
+def add_tx(sub):
+    p = sub.add_parser(
+        "tx", help="headless transmitter (UHD, or file/ZMQ sink)",
+        description="Repeat the calibration packet into a USRP (runs apps/arraycal_tx.grc). "
+                    "Stops cleanly on Ctrl-C / SIGTERM.")
+    p.add_argument("--sink", default="uhd", help="uhd | file:PATH | zmq:ADDR (default uhd)")
+    p.add_argument("--waveform", default="", help="packet file (default: built-in packet)")
+    p.add_argument("--freq", type=eng_float, default=1.3e9, help="center frequency, Hz")
+    p.add_argument("--rate", type=eng_float, default=4e6, help="sample rate, S/s")
+    p.add_argument("--gain", type=eng_float, default=50.0, help="TX gain, dB")
+    p.add_argument("--antenna", default="TX/RX")
+    p.add_argument("--serial", default="", help="USRP serial (B210: on the board label)")
+    p.add_argument("--args", default="", help="extra UHD device args")
+    p.add_argument("--clock-source", default="internal", help="internal | external | gpsdo")
+    p.add_argument("--time-source", default="internal", help="internal | external | gpsdo")
+    p.add_argument("--amplitude", type=eng_float, default=0.7, help="DAC scale, (0, 1]")
+    p.add_argument("--duration", type=eng_float, default=0.0,
+                   help="seconds to transmit, whole packets (default 0: until stopped)")
+    p.add_argument("--realtime", action="store_true",
+                   help="pace file/ZMQ sinks at the sample rate")
+    p.set_defaults(func=_cmd_tx)
+
+
+
+
+def _cmd_tx(args):
+    from ..radio.tx import parse_sink, load_packet
+    kind, target = parse_sink(args.sink)
+    packet = load_packet(args.waveform)  # checks the file before any radio is touched
+    if not args.rate > 0:
+        raise UserError(f"sample rate must be > 0, not {args.rate}")
+    if not 0 < args.amplitude <= 1:
+        raise UserError(f"amplitude must be in (0, 1], not {args.amplitude}")
+    if args.duration < 0:
+        raise UserError("duration must be >= 0")
+    from ..flowgraphs.arraycal_tx import arraycal_tx
+    try:
+        tb = arraycal_tx(samp_rate=args.rate, freq=args.freq, gain=args.gain,
+                         sink=args.sink, waveform=args.waveform, amplitude=args.amplitude,
+                         duration=args.duration, antenna=args.antenna, serial=args.serial,
+                         dev_args=args.args, clock_source=args.clock_source,
+                         time_source=args.time_source, realtime=int(args.realtime))
+    except RuntimeError as e:
+        # UHD: "No devices found for ----->..." and friends
+        msg = " ".join(str(e).split())
+        raise UserError(f"{kind} sink: {msg}") from None
+    K = len(packet)
+    where = {"uhd": f"USRP {args.serial or '(first found)'} at {args.freq / 1e6:.3f} MHz",
+             "file": f"file {target}", "zmq": f"ZMQ {target}"}[kind]
+    def started():
+        print(f"arraycal tx: {K}-sample packet at {args.rate / 1e6:g} MS/s to {where}"
+              + (f" for {args.duration:g} s" if args.duration else ", Ctrl-C to stop"),
+              flush=True)
+
+    def progress(elapsed):
+        print(f"arraycal tx: {elapsed:.0f} s, ~{int(elapsed * args.rate / K)} packets",
+              flush=True)
+
+    elapsed, stopped = run_flowgraph(tb, "arraycal tx",
+                                     progress if kind == "uhd" or args.realtime else None,
+                                     on_started=started)
+    print(f"arraycal tx: {'stopped' if stopped else 'done'} after {elapsed:.1f} s", flush=True)
+    return 0

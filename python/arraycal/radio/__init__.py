@@ -1,0 +1,7 @@
+#
+# Copyright 2026 gr-arraycal authors.
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""Radio: the calibration packet, the transmitter and receiver front ends
+(UHD, ZMQ, files), SigMF recordings, and the C++ receive chain's Python side
+(rx_chain, apes)."""
