@@ -596,3 +596,214 @@ def test_mutated_ubx_logs_end_in_fixes_or_one_line_verdicts(data):
         assert why is None or "\n" not in why
         for f in fixes:
             assert np.isfinite([f.gps_time, f.lat, f.lon, f.height]).all()
+
+
+# ---------------------------------------------------------------- SigMF datatypes
+from gnuradio import blocks, gr  # noqa: E402
+from gnuradio.arraycal.radio import recording as sigrec  # noqa: E402
+
+
+def _iq(rng, nch, n, dtype):
+    lim = {"i2": 32767, "i1": 127}[dtype]
+    return rng.integers(-lim - 1, lim + 1, size=(n, nch, 2)).astype(dtype)
+
+
+@pytest.mark.parametrize("datatype,dtype,scale", [("ci16_le", "<i2", 32767.0),
+                                                  ("ci8", "i1", 127.0)])
+def test_iq_converter_matches_numpy_for_integer_types(rng, datatype, dtype, scale):
+    from gnuradio.arraycal.arraycal_python import iq_converter
+    for nch in (1, 3):
+        raw = _iq(rng, nch, 1001, dtype[-2:])
+        got = iq_converter(datatype, nch).convert(raw.astype(dtype).tobytes())
+        ref = (raw[..., 0] + 1j * raw[..., 1]).T / scale   # (nch, n)
+        np.testing.assert_allclose(got, ref, rtol=1e-7, atol=0)
+    x = (rng.standard_normal((500, 2)) + 1j * rng.standard_normal((500, 2))).astype(np.complex64)
+    np.testing.assert_array_equal(iq_converter("cf32_le", 2).convert(x.tobytes()), x.T)
+    with pytest.raises(ValueError, match="cu8"):
+        iq_converter("cu8", 1)
+
+
+def _write_meta(base, glob, captures):
+    meta = {"global": {"core:version": "1.2.0", "core:sample_rate": 1e6, **glob},
+            "captures": captures, "annotations": []}
+    with open(str(base) + ".sigmf-meta", "w") as f:
+        import json
+        json.dump(meta, f)
+    return str(base) + ".sigmf-meta"
+
+
+def _stream(meta, progress=None):
+    """Every output of sigmf_source: (nch, n) samples and the rx_time tags (offset, secs)."""
+    src = sigrec.sigmf_source(meta, progress)
+    nch = src.rec.num_channels
+    tb = gr.top_block()
+    sinks = [blocks.vector_sink_c() for _ in range(nch)]
+    for c in range(nch):
+        tb.connect((src, c), sinks[c])
+    tb.run()
+    tags = [[(t.offset, pmt_time(t.value)) for t in s.tags() if str(t.key) == "rx_time"]
+            for s in sinks]
+    return np.array([s.data() for s in sinks]), tags, src
+
+
+def pmt_time(v):
+    import pmt
+    return pmt.to_uint64(pmt.tuple_ref(v, 0)) + pmt.to_double(pmt.tuple_ref(v, 1))
+
+
+def test_header_bytes_and_offset_as_the_sigmf_spec_says(tmp_path, rng):
+    # the spec's own example: ci8 chunks behind 4-byte headers, 500 samples then the rest;
+    # here 2 channels, the file's first sample is absolute index 1000 (core:offset)
+    nch, n1, n2 = 2, 500, 300
+    a, b = _iq(rng, nch, n1, "i1"), _iq(rng, nch, n2, "i1")
+    data = b"HDR1" + a.tobytes() + b"HDR2" + b.tobytes()
+    (tmp_path / "ncd.dat").write_bytes(data)
+    t0 = timeutil.parse_utc("2026-06-01T10:00:00.25Z")
+    meta = _write_meta(tmp_path / "ncd", {"core:datatype": "ci8", "core:num_channels": nch,
+                                          "core:offset": 1000, "core:dataset": "ncd.dat"},
+                       [{"core:sample_start": 1000, "core:header_bytes": 4,
+                         "core:frequency": 1.3e9, "core:datetime": "2026-06-01T10:00:00.25Z"},
+                        {"core:sample_start": 1500, "core:header_bytes": 4,
+                         "core:frequency": 1.3e9, "core:datetime": "2026-06-01T10:00:01.50Z"}])
+    rec = sigrec.open_recording(meta)
+    assert [c.byte_offset for c in rec.captures] == [4, 4 + n1 * nch * 2 + 4]  # = 1008 in the spec
+    assert [c.samples for c in rec.captures] == [n1, n2] and rec.samples == n1 + n2
+    got, tags, _ = _stream(meta)
+    ref = np.concatenate([a, b])
+    np.testing.assert_allclose(got, (ref[..., 0] + 1j * ref[..., 1]).T / 127.0, rtol=1e-7)
+    for ch in tags:  # a capture start on every channel, at its place in the stream
+        assert [o for o, _ in ch] == [0, n1]
+        assert ch[0][1] == pytest.approx(t0, abs=1e-6)
+        assert ch[1][1] == pytest.approx(t0 + 1.25, abs=1e-6)
+
+
+def test_cf32_ci16_ci8_recordings_stream_the_same_samples_with_progress(tmp_path, rng):
+    n, nch = 40000, 3
+    x = (rng.uniform(-0.99, 0.99, (nch, n)) + 1j * rng.uniform(-0.99, 0.99, (nch, n)))
+    seen = {}
+    for dt_ in ("cf32_le", "ci16_le", "ci8"):
+        w = sigrec.RecordingWriter(tmp_path / dt_, 1e6, nch, 1.3e9, datatype=dt_)
+        w.new_capture(1.78e9)
+        w.write(x[:, :25000])
+        w.new_capture(1.78e9 + 0.03)  # after a 5000-sample gap
+        w.write(x[:, 25000:])
+        w.close()
+        assert w.clipped == 0
+        calls = []
+        got, tags, src = _stream(w.meta_path, calls.append)
+        assert calls and calls[-1] == n and calls == sorted(calls)  # per buffer, not per sample
+        assert [o for o, _ in tags[0]] == [0, 25000] and src.samples_read() == n
+        seen[dt_] = got
+        size = os.path.getsize(w.data_path)
+        assert size == n * nch * sigrec.SAMPLE_BYTES[dt_]
+    np.testing.assert_allclose(seen["cf32_le"], x, atol=1e-7)
+    # rounding: half a step in I and in Q
+    np.testing.assert_allclose(seen["ci16_le"], x, atol=np.sqrt(0.5) / 32767 + 1e-7)
+    np.testing.assert_allclose(seen["ci8"], x, atol=np.sqrt(0.5) / 127 + 1e-7)
+    # ci16 is written as UHD's sc16: round(x * 32767), saturated beyond full scale
+    raw = np.fromfile(tmp_path / "ci16_le.sigmf-data", "<i2")
+    inter = np.ascontiguousarray(x.T).astype(np.complex64).view(np.float32).ravel()
+    np.testing.assert_array_equal(raw, np.rint(inter * np.float32(32767)).astype("<i2"))
+    w = sigrec.RecordingWriter(tmp_path / "hot", 1e6, 1, 1.3e9, datatype="ci16_le")
+    w.new_capture(1.78e9)
+    w.write(np.array([[1.5 - 2j, 0.5]]))
+    w.close()
+    assert w.clipped == 2
+    assert list(np.fromfile(w.data_path, "<i2")) == [32767, -32768, 16384, 0]
+
+
+def test_the_sigmf_source_runs_no_python_per_sample(tmp_path):
+    w = sigrec.RecordingWriter(tmp_path / "r", 1e6, 2, 1.3e9, datatype="ci16_le")
+    w.new_capture(1.78e9)
+    w.write(np.zeros((2, 10)))
+    w.close()
+    src = sigrec.sigmf_source(w.meta_path)
+    assert type(src.file).__module__.endswith("arraycal_python")  # the C++ block
+    assert src.tap is None   # and nothing else without a progress callback
+
+
+@pytest.mark.parametrize("glob,caps,fragment", [
+    ({"core:datatype": "cu8"}, None, "datatype cu8"),
+    ({"core:datatype": "ci16_le", "core:offset": 100}, [{"core:sample_start": 50}],
+     "before core:offset"),
+    ({"core:datatype": "ci16_le"}, [{"core:sample_start": 0}, {"core:sample_start": 900}],
+     "ends inside capture 0"),
+    ({"core:datatype": "ci16_le"}, [{"core:sample_start": 0, "core:header_bytes": 4000}],
+     "starts beyond the data"),
+])
+def test_inconsistent_recordings_are_one_line_errors(tmp_path, glob, caps, fragment):
+    (tmp_path / "r.sigmf-data").write_bytes(bytes(400 * 4))
+    caps = caps or [{"core:sample_start": 0}]
+    for c in caps:
+        c.update({"core:frequency": 1.3e9, "core:datetime": "2026-06-01T10:00:00Z"})
+    meta = _write_meta(tmp_path / "r", glob, caps)
+    with pytest.raises(UserError, match=fragment):
+        sigrec.open_recording(meta)
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_sigmf_metadata_opens_or_is_one_line_error(data):
+    values = st.one_of(st.integers(-5, 5000), st.text(max_size=5), st.none(), st.floats(),
+                       st.booleans(), st.sampled_from(["ci16_le", "ci8", "cf32_le", "rf32_le"]))
+    glob = {"core:datatype": "ci16_le", "core:num_channels": 2}
+    caps = [{"core:sample_start": 0, "core:frequency": 1.3e9,
+             "core:datetime": "2026-06-01T10:00:00Z"},
+            {"core:sample_start": 100, "core:frequency": 1.3e9, "core:header_bytes": 8,
+             "core:datetime": "2026-06-01T10:00:01Z"}]
+    for _ in range(data.draw(st.integers(1, 4))):
+        target = data.draw(st.sampled_from(["g", "c0", "c1"]))
+        key = data.draw(st.sampled_from(["core:datatype", "core:num_channels", "core:offset",
+                                         "core:sample_start", "core:header_bytes",
+                                         "core:trailing_bytes", "core:datetime",
+                                         "core:sample_rate"]))
+        d = glob if target == "g" else caps[int(target[1])]
+        d[key] = data.draw(values)
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "r.sigmf-data"), "wb") as f:
+            f.write(bytes(8 + 300 * 8))
+        meta = _write_meta(os.path.join(tmp, "r"), glob, caps)
+        try:
+            rec = sigrec.open_recording(meta)
+        except UserError as e:
+            assert "\n" not in str(e)
+            return
+        assert rec.samples > 0 and all(c.byte_offset >= 0 for c in rec.captures)
+
+
+@pytest.mark.timeout(900)
+def test_a_ci16_copy_of_a_recording_gives_the_same_calibration(tmp_path):
+    import json
+    from gnuradio.arraycal.calibration.pipeline import process
+    from simcampaign import TWO_EL, simulate, snake_walk
+    offsets = {"A": 1.0, "B": 0.85 * np.exp(-1j * np.radians(64))}
+    sim = simulate(tmp_path / "sim", TWO_EL, offsets, 1.3e9, 1e6, 5.0,
+                   snake_walk(heading_deg=30.0), snr_db=20, seed=21, gaps=[(2.5, 0.01)])
+    src = sigrec.open_recording(sim["meta"])
+    x = np.fromfile(src.data_path, np.complex64).reshape(-1, src.num_channels).T
+    peak = float(max(np.abs(x.real).max(), np.abs(x.imag).max()))
+    gain = min(1.0, 0.9 / peak)  # a common gain: the offsets between elements do not change
+    (tmp_path / "ci16").mkdir()
+    w = sigrec.RecordingWriter(tmp_path / "ci16" / "campaign", src.sample_rate,
+                               src.num_channels, src.frequency, datatype="ci16_le")
+    for c in src.captures:  # the same captures (the gap included)
+        w.new_capture(c.utc)
+        w.write(x[:, c.sample_start:c.sample_start + c.samples] * gain)
+    w.close()
+    assert w.clipped == 0
+    assert os.path.getsize(w.data_path) * 2 == os.path.getsize(src.data_path)  # half the disk
+    assert json.load(open(w.meta_path))["global"]["core:datatype"] == "ci16_le"
+
+    def run(meta, out):
+        return process(meta, sim["array"], sim["tx"], str(out), rx_gnss=sim["rx"],
+                       progress=False, log=lambda m: None, store=str(out / "store"))
+
+    docs = [run(m, tmp_path / name)["doc"] for m, name in ((sim["meta"], "cf32"),
+                                                           (w.meta_path, "ci16"))]
+    z = [complex(*(e["offset"][k] for k in ("re", "im"))) for d in docs for e in d["elements"]
+         if e["id"] == "B"]
+    assert abs(np.degrees(np.angle(z[1] / z[0]))) < 0.01
+    assert abs(20 * np.log10(abs(z[1]) / abs(z[0]))) < 0.001
+    assert docs[0]["quality"]["frames_used"] == docs[1]["quality"]["frames_used"] > 1000
+    truth = sim["truth"]["B"]
+    assert abs(np.degrees(np.angle(z[1] / truth))) < 1.0
