@@ -31,7 +31,7 @@ from gnuradio.arraycal.gnss import ubx as gnss
 from conftest import assert_one_line_error, data_file, run_cli
 
 THESIS_CFG = data_file("thesis", "GNSS_Configuration.txt")
-FUZZ = settings(max_examples=60, deadline=None,
+FUZZ = settings(max_examples=60, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
