@@ -807,3 +807,40 @@ def test_a_ci16_copy_of_a_recording_gives_the_same_calibration(tmp_path):
     assert docs[0]["quality"]["frames_used"] == docs[1]["quality"]["frames_used"] > 1000
     truth = sim["truth"]["B"]
     assert abs(np.degrees(np.angle(z[1] / truth))) < 1.0
+
+
+@pytest.mark.timeout(300)
+def test_rx_record_format_ci16_halves_the_disk_and_keeps_the_samples(tmp_path, rng):
+    x = rng.uniform(-0.9, 0.9, (2, 200000)) + 1j * rng.uniform(-0.9, 0.9, (2, 200000))
+    w = sigrec.RecordingWriter(tmp_path / "src", 1e6, 2, 1.3e9)
+    w.new_capture(timeutil.parse_utc("2026-06-01T10:00:00Z"))
+    w.write(x)
+    w.close()
+    out = tmp_path / "out"
+    p = run_cli("rx", "--source", f"file:{w.meta_path}", "--channels", 2, "--rate", "1e6",
+                "--out", out, "--record", "--record-format", "ci16", "--idle-stop", 1)
+    assert p.returncode == 0, p.stderr
+    rec = sigrec.open_recording(out / "recording.sigmf-meta")
+    assert rec.datatype == "ci16_le" and rec.samples == 200000
+    assert os.path.getsize(rec.data_path) * 2 == os.path.getsize(w.data_path)
+    assert rec.captures[0].utc == pytest.approx(timeutil.parse_utc("2026-06-01T10:00:00Z"),
+                                                abs=1e-6)
+    got, _, _ = _stream(rec.meta_path)
+    np.testing.assert_allclose(got, x, atol=np.sqrt(0.5) / 32767 + 1e-7)
+    bad = run_cli("rx", "--source", f"file:{w.meta_path}", "--out", out, "--record-format", "sc8")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_byte_order_marks_and_nmea_in_a_pos_file(tmp_path):
+    bom = b"\xef\xbb\xbf"
+    p = tmp_path / "bom.txt"
+    p.write_bytes(bom + THESIS_CFG.read_bytes())
+    assert len(ubxconfig.read_config(p).values) == 1155
+    q = tmp_path / "bom.pos"
+    q.write_bytes(bom + data_file(RTK, "demo5_jst_date.pos").read_bytes())
+    fixes, summary, dec = reader.read_fixes(q)
+    assert len(fixes) == 120 and dec is None
+    n = tmp_path / "nmea.pos"
+    n.write_bytes(_nmea_only(tmp_path))
+    with pytest.raises(UserError, match="NMEA sentences"):
+        rtklib.read_pos(n)

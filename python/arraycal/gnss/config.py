@@ -196,6 +196,8 @@ def read_config(path):
         raise UserError(f"configuration file '{path}' not found") from None
     except OSError as e:
         raise UserError(f"cannot read configuration file '{path}': {e.strerror}") from None
+    if raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark (some editors add one)
+        raw = raw[3:]
     text = raw.decode("ascii", errors="replace")
     lines = text.splitlines()
     first = next((ln.strip() for ln in lines if ln.strip()), "")

@@ -33,6 +33,8 @@ _HINT = ("export lat/lon/height or x/y/z-ECEF (rnx2rtkp without -a, or with -e; 
 
 def looks_like_pos(head):
     """True when the first bytes of a file look like an RTKLIB solution file."""
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
     text = head.decode("ascii", "replace").lstrip()
     return text.startswith("%") and any(f" {t} " in text or f"%  {t}" in text
                                         for t in TIME_SYSTEMS)
@@ -106,6 +108,8 @@ def read_pos(path, role=""):
     fixes = []
     with open(path, encoding="ascii", errors="replace") as f:
         for lineno, line in enumerate(f, 1):
+            if lineno == 1 and line.startswith("\ufffd" * 3):  # a UTF-8 byte-order mark
+                line = line[3:]
             if line.startswith("%"):
                 if "height=WGS84/geodetic" in line:
                     raise UserError(f"{path}:{lineno}: heights above the geoid (geodetic); "
@@ -117,6 +121,9 @@ def read_pos(path, role=""):
                 continue
             if not line.strip():
                 continue
+            if cols is None and line.lstrip().startswith("$G"):
+                raise UserError(f"{path}:{lineno}: NMEA sentences, not an RTKLIB .pos solution "
+                                "(RTKPOST Output > Solution Format: Lat/Lon/Height)")
             if cols is None:
                 raise UserError(f"{path}:{lineno}: data before the '%' column header line; "
                                 "not an RTKLIB .pos file")
