@@ -844,3 +844,63 @@ def test_byte_order_marks_and_nmea_in_a_pos_file(tmp_path):
     n.write_bytes(_nmea_only(tmp_path))
     with pytest.raises(UserError, match="NMEA sentences"):
         rtklib.read_pos(n)
+
+
+@FUZZ
+@given(lat=st.floats(-89.9, 89.9), lon=st.floats(-179.9, 179.9), h=st.floats(-100, 9000),
+       secs=st.integers(0, 2 * 10**9), ms=st.integers(0, 999),
+       system=st.sampled_from(["GPST", "UTC", "JST"]), weektow=st.booleans())
+def test_rtklib_lines_round_trip_in_every_time_system(lat, lon, h, secs, ms, system, weektow):
+    # an instant in GPS time, written as RTKLIB would in `system` (leap seconds of that date)
+    gps = timeutil.GPS_EPOCH_UNIX + secs + ms / 1000
+    shown = gps if system == "GPST" else timeutil.gps_to_utc(gps) + (9 * 3600 if system == "JST"
+                                                                    else 0)
+    if weektow:
+        s = shown - timeutil.GPS_EPOCH_UNIX
+        t = f"{int(s // 604800)} {s - 604800 * int(s // 604800):.3f}"
+    else:
+        d = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=round(shown * 1000))
+        t = d.strftime("%Y/%m/%d %H:%M:%S.%f")[:-3]
+    text = (f"%  {system}  latitude(deg) longitude(deg)  height(m)   Q  ns   sdn(m)   sde(m)"
+            f"   sdu(m)\n{t} {lat:.9f} {lon:.9f} {h:.4f} 1 12 0.01 0.01 0.02\n")
+    fixes = _read_pos_text(text)
+    assert fixes is not None and len(fixes) == 1
+    f = fixes[0]
+    utc = timeutil.gps_to_utc(gps)
+    if system != "GPST" and timeutil.leap_seconds_at_utc(utc) != timeutil.leap_seconds_at_utc(
+            utc - 1):
+        return  # the second after a leap second: UTC labels it ambiguously
+    assert f.gps_time == pytest.approx(gps, abs=2e-3)
+    assert (f.lat, f.lon, f.height) == (pytest.approx(lat, abs=6e-10),
+                                        pytest.approx(lon, abs=6e-10), pytest.approx(h, abs=6e-5))
+
+
+@FUZZ
+@given(data=st.data())
+def test_config_changes_values_round_trip_through_pyubx2(data):
+    kinds = [(n, k, t) for n, (k, t) in UBX_CONFIG_DATABASE.items() if t[0] in "UIRXEL"]
+    name, kid, typ = data.draw(st.sampled_from(kinds))
+    size = int(typ[1:])
+    if typ[0] == "R":
+        v = data.draw(st.floats(-1e6, 1e6, width=32 if size == 4 else 64))
+        text = repr(v)
+    elif typ[0] == "I":
+        v = data.draw(st.integers(-2 ** (8 * size - 1), 2 ** (8 * size - 1) - 1))
+        text = str(v)
+    elif typ[0] == "L":
+        v = data.draw(st.integers(0, 1))
+        text = str(v)
+    else:
+        v = data.draw(st.integers(0, 2 ** (8 * size) - 1))
+        text = hex(v) if data.draw(st.booleans()) else str(v)
+    uname = name.replace("_", "-", 2)
+    with tempfile.TemporaryDirectory() as d:
+        p = os.path.join(d, "c.txt")
+        with open(p, "w") as f:
+            f.write(f"# Config changes format version 1.0\n[set]\n  RAM {uname} {text}\n")
+        cfg = ubxconfig.read_config(p)
+    msg = UBXReader.parse(cfg.frames()[0], msgmode=1)
+    got = getattr(msg, ubxconfig.KEY_NAMES[kid])
+    if isinstance(got, bytes):
+        got = int.from_bytes(got, "little")
+    assert got == pytest.approx(v, rel=1e-7) if typ[0] == "R" else got == v
