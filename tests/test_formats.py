@@ -904,3 +904,48 @@ def test_config_changes_values_round_trip_through_pyubx2(data):
     if isinstance(got, bytes):
         got = int.from_bytes(got, "little")
     assert got == pytest.approx(v, rel=1e-7) if typ[0] == "R" else got == v
+
+
+def test_ucenter2_ucf_items_are_set_and_deleted_in_their_layers(tmp_path):
+    import json
+    items = [{"key": "0x30210001", "value": 100, "layer": 0, "action": "Set", "valueType": "U2"},
+             {"key": "0x50110062", "value": 6378137.0, "layer": 1, "action": "Set",
+              "valueType": "R8"},
+             {"key": "0x20920006", "value": 7, "layer": 2, "action": "Set", "valueType": "X1"},
+             {"key": "0x10710001", "value": True, "layer": 0, "action": "Set", "valueType": "L"},
+             {"key": "0x40520001", "value": 0, "layer": 2, "action": "Delete",
+              "valueType": "U4"}]
+    for it, rid in zip(items, range(len(items))):
+        it["requestId"] = f"00000000-0000-0000-0000-00000000000{rid}"
+    p = tmp_path / "f9p.ucf"
+    p.write_text(json.dumps({"type": "CFG-ITEM", "items": items}, indent="\t"))
+    cfg = ubxconfig.read_config(p)
+    assert cfg.format == "ucf"
+    msgs = [UBXReader.parse(fr, msgmode=1) for fr in cfg.frames()]
+    assert [m.identity for m in msgs] == ["CFG-VALDEL", "CFG-VALSET", "CFG-VALSET", "CFG-VALSET"]
+    ram, bbr, flash = msgs[1:]
+    assert ram.ram == 1 and ram.CFG_RATE_MEAS == 100 and ram.CFG_I2CINPROT_UBX == 1
+    assert bbr.bbr == 1 and bbr.CFG_NAVSPG_USRDAT_MAJA == 6378137.0
+    assert flash.flash == 1 and flash.CFG_INFMSG_NMEA_I2C == b"\x07"
+    out = run_cli("gnss", "config", p, "--dry-run")
+    assert "u-center 2 configuration (.ucf): 4 values set, 1 deleted" in out.stdout
+    bad = tmp_path / "bad.ucf"
+    bad.write_text(json.dumps({"type": "CFG-ITEM", "items": [dict(items[0], layer=5)]}))
+    assert_one_line_error(run_cli("gnss", "config", bad, "--dry-run"), "item 0", "layer 5")
+    bad.write_text('{"type": "other"}')
+    assert_one_line_error(run_cli("gnss", "config", bad, "--dry-run"), "not a u-center 2")
+
+
+@FUZZ
+@given(st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40), st.floats(),
+                              st.text(max_size=8)),
+                    lambda c: st.one_of(st.lists(c, max_size=4),
+                                        st.dictionaries(st.sampled_from(
+                                            ["key", "value", "layer", "action", "type",
+                                             "items"]), c, max_size=5)), max_leaves=12))
+def test_arbitrary_json_as_ucf_ends_in_a_result_or_one_line_error(doc):
+    import json
+    if isinstance(doc, dict):
+        doc.setdefault("type", "CFG-ITEM")
+    _read_config_text(json.dumps({"type": "CFG-ITEM", "items": [doc]}).encode())
+    _read_config_text(json.dumps(doc).encode())

@@ -36,8 +36,8 @@ def add_gnss(sub):
                     "file (MON-VER and CFG-VALGET lines, e.g. the thesis's "
                     "GNSS_Configuration.txt) as CFG-VALSET messages for --layers; a u-blox 8 "
                     "file (CFG-PRT - 06 00 ... lines) as those messages; a 'Config changes "
-                    "format version 1.0' file ([set]/[del]) as CFG-VALSET/CFG-VALDEL in the "
-                    "layers it names.")
+                    "format version 1.0' file ([set]/[del]) or a u-center 2 .ucf file (JSON "
+                    "CFG-ITEM) as CFG-VALSET/CFG-VALDEL in the layers it names.")
     cf.add_argument("file")
     cf.add_argument("--port", help="serial device (not needed with --dry-run)")
     cf.add_argument("--baud", type=int, default=38400)
@@ -135,7 +135,9 @@ def _print_config(cfg, layers, frames):
         for name, c, i, p in cfg.messages:
             print(f"  {name} ({c:02X} {i:02X}, {len(p)} bytes)")
     else:
-        print(f"{cfg.path}: config changes format 1.0: {_config_summary(cfg)}, in "
+        kind = "config changes format 1.0" if cfg.format == "changes-1.0" else \
+            "u-center 2 configuration (.ucf)"
+        print(f"{cfg.path}: {kind}: {_config_summary(cfg)}, in "
               f"{len(frames)} messages, each in the layer the file names (--layers does not "
               "apply)")
     for layer, kid, val in cfg.items():

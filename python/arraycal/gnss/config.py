@@ -25,6 +25,10 @@ changes-1.0 (u-center's "Config changes format version 1.0"):
       RAM CFG-RATE-MEAS 0xc8   # write value ... to item id 0x30210001 in layer 0
   each line names its own layer (RAM, BBR, Flash); [del] lines become
   CFG-VALDEL (BBR and Flash only), [set] lines CFG-VALSET per layer.
+ucf (u-center 2's .ucf, JSON):
+    {"type": "CFG-ITEM", "items": [{"key": "0x30210001", "value": 200, "layer": 0,
+                                    "action": "Set", "valueType": "U2"}, ...]}
+  layer 0 RAM, 1 BBR, 2 Flash; applied like changes-1.0 (action Set or Delete).
 """
 
 import re
@@ -105,8 +109,9 @@ def encode_value(kid, text, where):
         if kind == "R":
             return struct.pack("<f" if size == 4 else "<d", float(t))
         v = int(t, 0)
-    except ValueError:
-        raise UserError(f"{where}: value '{t}' is not a number for {display_name(kid)}") from None
+    except (ValueError, OverflowError):
+        raise UserError(f"{where}: value '{t[:40]}' is not a number for {display_name(kid)}") \
+            from None
     signed = kind == "I"
     try:
         return v.to_bytes(size, "little", signed=signed)
@@ -138,10 +143,10 @@ def parse_valget_payload(payload, where):
 class UcenterConfig:
     """What a u-center file asks for, in the file's order."""
     path: str
-    format: str                                     # gen9 | m8 | changes-1.0
+    format: str                                     # gen9 | m8 | changes-1.0 | ucf
     values: dict = field(default_factory=dict)      # gen9: key ID -> value bytes
-    sets: list = field(default_factory=list)        # changes-1.0: (layer, key ID, bytes)
-    deletes: list = field(default_factory=list)     # changes-1.0: (layer, key ID)
+    sets: list = field(default_factory=list)        # changes-1.0, ucf: (layer, key ID, bytes)
+    deletes: list = field(default_factory=list)     # changes-1.0, ucf: (layer, key ID)
     messages: list = field(default_factory=list)    # m8: (name, class, id, payload)
     receiver: str = ""                              # from MON-VER, when the file has it
 
@@ -151,6 +156,7 @@ class UcenterConfig:
             return valset_frames(self.values, layers)
         if self.format == "m8":
             return [gnss.ubx_frame(c, i, p) for _, c, i, p in self.messages]
+        # changes-1.0 and ucf: deletes, then sets, each in the layer the file names
         out = []
         for layer in ("bbr", "flash"):
             keys = [k for lay, k in self.deletes if lay == layer]
@@ -203,6 +209,8 @@ def read_config(path):
     first = next((ln.strip() for ln in lines if ln.strip()), "")
     if re.match(r"#\s*config changes format", first, re.IGNORECASE):
         return _read_changes(path, lines)
+    if first.startswith("{"):
+        return _read_ucf(path, text)
     return _read_messages(path, lines)
 
 
@@ -306,6 +314,56 @@ def _read_changes(path, lines):
             cfg.sets.append((layer, kid, encode_value(kid, parts[2], where)))
     if not cfg.sets and not cfg.deletes:
         raise UserError(f"'{path}': config changes file with no [set] or [del] line")
+    return cfg
+
+
+_UCF_LAYERS = {0: "ram", 1: "bbr", 2: "flash"}
+
+
+def _read_ucf(path, text):
+    import json
+    try:
+        doc = json.loads(text)
+    except ValueError as e:
+        raise UserError(f"'{path}': JSON but not valid ({e}); u-center 2 .ucf files are "
+                        "JSON with \"type\": \"CFG-ITEM\"") from None
+    if not isinstance(doc, dict) or doc.get("type") != "CFG-ITEM" or \
+            not isinstance(doc.get("items"), list):
+        raise UserError(f"'{path}': JSON without \"type\": \"CFG-ITEM\" and \"items\"; not a "
+                        "u-center 2 configuration (.ucf)")
+    cfg = UcenterConfig(path, "ucf")
+    for i, item in enumerate(doc["items"]):
+        where = f"{path}: item {i}"
+        if not isinstance(item, dict):
+            raise UserError(f"{where} is not an object")
+        try:
+            kid = int(str(item.get("key")), 16)
+        except ValueError:
+            raise UserError(f"{where}: key {item.get('key')!r} is not a hex key ID") from None
+        if not 0 <= kid <= 0xFFFFFFFF:
+            raise UserError(f"{where}: key {item.get('key')!r} is not a 32-bit key ID")
+        lay = item.get("layer")
+        layer = _UCF_LAYERS.get(lay) if isinstance(lay, int) and not isinstance(lay, bool) \
+            else None
+        if layer is None:
+            raise UserError(f"{where}: layer {item.get('layer')!r} is not 0 (RAM), 1 (BBR) or "
+                            "2 (Flash)")
+        action = str(item.get("action", "Set")).lower()
+        if action == "delete":
+            if layer == "ram":
+                raise UserError(f"{where}: RAM values cannot be deleted")
+            cfg.deletes.append((layer, kid))
+        elif action == "set":
+            v = item.get("value")
+            if isinstance(v, bool):
+                v = int(v)
+            if isinstance(v, str) or not isinstance(v, (int, float)):
+                raise UserError(f"{where}: value {v!r} is not a number")
+            cfg.sets.append((layer, kid, encode_value(kid, repr(v), where)))
+        else:
+            raise UserError(f"{where}: action {item.get('action')!r} is not Set or Delete")
+    if not cfg.sets and not cfg.deletes:
+        raise UserError(f"'{path}': a .ucf file without items")
     return cfg
 
 
