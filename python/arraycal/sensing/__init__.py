@@ -1,0 +1,12 @@
+#
+# Copyright 2026 gr-arraycal authors.
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""Calibration-assisted sensing (Jiang et al., Section IV-B/C): offsets removed
+with the reciprocity calibration, range-Doppler maps, MTI and CA-CFAR
+detection, channel prediction from the sensed paths, and the bounds; the
+message blocks are in .blocks."""
+
+from .core import (  # noqa: F401
+    C, SensingError, ca_cfar, channel_phase_change, compensate, crlb, detect,
+    offsets_from_calibration, predict_channel, range_doppler)
