@@ -279,7 +279,7 @@ def dynamic_tracking(seed=1, frame=128, slots=400, pilot_periods=(1, 10), scene=
             names[("assisted", P)].append(
                 coherent_gain_db(G_true, G_ref * np.exp(1j * (psi_hat - theta_lo))[:, None]))
     out = {"time_s": np.arange(1, slots + 1) * sc_.slot_s, "ideal_db": np.array(ideal),
-           "paths": paths, "scene": sc_}
+           "paths": paths, "scene": sc_, "frame": frame}
     for key, v in names.items():
         if key[0] == "plain":
             label = f"plain 1/{key[1]}"
