@@ -321,7 +321,10 @@ def detect(H, subcarrier_spacing, symbol_period, carrier_frequency, mti=True, pf
     clusters; the strongest cluster's peak is refined to the ML range and
     velocity, its path (eq. 37) subtracted from H, and the next round looks
     again, so a strong target's sidelobes, gone with it, are not reported.
-    Stops when nothing crosses the threshold or after max_targets.
+    A peak within the guard cells of a target already found is taken for
+    what its cancellation left and is cancelled but not reported (so targets
+    closer than the guard cells merge). Stops when nothing crosses the
+    threshold, after max_targets, or after 4 max_targets rounds.
 
     Returns a list of dicts, strongest first: range_m (path length d, the
     delay times c, in [0, c/df)), velocity_mps (its rate v, the Doppler times
@@ -346,6 +349,8 @@ def detect(H, subcarrier_spacing, symbol_period, carrier_frequency, mti=True, pf
         valid[:, 0] = False                         # the removed zero-Doppler bin
     out = []
     pending = None                # the last path found: its SNR needs the map without it
+    cells, rounds = [], 0         # the cells of the paths found; cancellation rounds
+    gr_, gv = (int(x) for x in guard)
     while True:
         power = np.abs(_cells(X)) ** 2
         hits, noise = ca_cfar(power, pfa, guard, train, valid)
@@ -356,17 +361,24 @@ def detect(H, subcarrier_spacing, symbol_period, carrier_frequency, mti=True, pf
             det["snr_db"] = float(10 * math.log10(max(snr, 1e-30)))
             out.append(det)
             pending = None
-        if len(out) >= int(max_targets) or not hits.any():
+        rounds += 1
+        if len(out) >= int(max_targets) or not hits.any() or rounds > 4 * int(max_targets):
             break
         best = max(_groups(hits), key=lambda g: power[g[:, 0], g[:, 1]].max())
-        i0, m0 = best[np.argmax(power[best[:, 0], best[:, 1]])]
-        u, w, a, model = _refine(X, int(i0), int(m0), mti)
+        i0, m0 = (int(x) for x in best[np.argmax(power[best[:, 0], best[:, 1]])])
+        u, w, a, model = _refine(X, i0, m0, mti)
+        X = X - model
+        # a peak inside the guard cells of one already found is what its
+        # cancellation left (noise fitted with it, or a path that moved
+        # within the frame): part of that target, cancelled but not reported
+        if any(min(abs(i0 - i), K - abs(i0 - i)) <= gr_ and
+               min(abs(m0 - m), L - abs(m0 - m)) <= gv for i, m in cells):
+            continue
+        cells.append((i0, m0))
         u %= 1.0
         w = (w + 0.5) % 1.0 - 0.5
-        pending = (int(i0), int(m0), {"range_m": float(u * C / df),
-                                      "velocity_mps": float(w * lam / T),
-                                      "snr_db": float("nan"), "amplitude": complex(a)})
-        X = X - model
+        pending = (i0, m0, {"range_m": float(u * C / df), "velocity_mps": float(w * lam / T),
+                            "snr_db": float("nan"), "amplitude": complex(a)})
     out.sort(key=lambda d: -d["snr_db"])
     return out
 
