@@ -206,9 +206,9 @@ def _probability(text):
     try:
         v = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not 0 < v < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a probability in (0, 1)")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a probability in (0, 1)")
     return v
 
 
@@ -216,9 +216,9 @@ def _positive_int(text):
     try:
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if v < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' must be >= 1")
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
     return v
 
 
