@@ -108,6 +108,22 @@ def test_range_doppler_axes_and_an_on_grid_path():
     assert np.sum(power) - power[ii, mm] < 1e-20
 
 
+def test_detection_noise_free_exact():
+    """Noise-free, three off-grid paths over 50 dB (a static one the strongest):
+    exactly those, to 1e-6 m and 1e-6 m/s, amplitudes to 1e-6; with MTI the two
+    moving ones."""
+    K, L = 64, 48
+    paths = [(100.3, 5.3, 1.0), (200.7, -7.1, 0.01j), (150.2, 0.0, 3.0 - 1j)]
+    H = paths_channel(K, L, paths)
+    for mti, want in ((False, paths), (True, paths[:2])):
+        dets = sensing.detect(H, DF, T, FC, mti=mti)
+        assert len(dets) == len(want), (mti, dets)
+        for d, v, a in want:
+            x = min(dets, key=lambda x: abs(x["range_m"] - d))
+            assert abs(x["range_m"] - d) < 1e-6 and abs(x["velocity_mps"] - v) < 1e-6, (mti, x)
+            assert abs(x["amplitude"] - a) < 1e-6 * abs(a), (mti, x, a)
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_detection_at_known_range_and_velocity(seed):
     """Random scenes: a strong static path and 2-3 moving targets at random
@@ -325,9 +341,18 @@ def test_bad_pfa_and_snr(pfa, snr):
         sensing.crlb(snr, 16, 16, DF, T, FC)
 
 
-def test_small_map_and_bad_paths_errors():
+def test_small_maps_and_bad_paths():
+    """detect() shrinks its CFAR windows to fit a small map and still finds a
+    target (ca_cfar itself refuses windows that do not fit)."""
+    rng = np.random.default_rng(5)
+    for K, L in ((8, 64), (4, 16), (2, 32)):
+        d, v = 1.3 * C / (K * DF), 4.2 * LAM / (L * T)
+        H = paths_channel(K, L, [(d, v, 1.0)]) + cnoise(rng, (K, L), 0.05)
+        dets = sensing.detect(H, DF, T, FC)
+        assert len(dets) >= 1 and abs(dets[0]["range_m"] - d) < C / (K * DF) \
+            and abs(dets[0]["velocity_mps"] - v) < LAM / (L * T), (K, L, dets)
     with pytest.raises(sensing.SensingError, match="too small"):
-        sensing.detect(np.ones((8, 64), complex), DF, T, FC)
+        sensing.ca_cfar(np.ones((8, 64)), 1e-6)
     with pytest.raises(sensing.SensingError, match="range_m"):
         sensing.predict_channel([{"range": 1}], 0, 0, DF, T, FC)
     with pytest.raises(sensing.SensingError):

@@ -248,17 +248,14 @@ def _groups(hits):
     return groups
 
 
-def _refine(X, i0, m0, valid_mti):
-    """ML delay/Doppler of the strongest path near cell (i0, m0): maximise
-    F(u, w) = |sum X e^{j2pi(k u + l w)}|^2 by a Newton iteration kept inside
-    the cell's neighbourhood (the FFT cell alone is far from the CRLB).
-    Returns (u, w, a) with u, w in cycles per subcarrier / per symbol and a
-    the least-squares amplitude of the path model (its MTI'd version if
-    valid_mti)."""
+def _refine(X, u0, w0, mti):
+    """ML delay and Doppler of one path near (u0, w0) (cycles per subcarrier,
+    per symbol): maximise J = log |<e, X>|^2 - log ||P e||^2 over the path
+    model e = exp(-j2pi(k u + l w)), P the MTI projection if mti (identity
+    otherwise; X must already be MTI'd), by a safeguarded Newton iteration
+    within one cell of the start (the FFT cell alone is far from the CRLB).
+    Returns (u, w, a, model): a the least-squares amplitude, model = a P e."""
     K, L = X.shape
-    k = np.arange(K)[:, None]
-    l_ = np.arange(L)[None, :]
-
     kk = np.arange(K, dtype=float)
     ll = np.arange(L, dtype=float)
     tp = 2j * np.pi
@@ -270,26 +267,43 @@ def _refine(X, i0, m0, valid_mti):
         e1, e2 = tp * kk * ek, tp * tp * kk * kk * ek
         A, Au, Auu = ek @ x0, e1 @ x0, e2 @ x0
         Aw, Aww, Auw = ek @ x1, ek @ x2, e1 @ x1
+        f = abs(A) ** 2
+        if f <= 0:
+            return -np.inf, np.zeros(2), -np.eye(2)
         g = 2 * np.real(np.conj(A) * np.array([Au, Aw]))
         Hs = 2 * np.real(np.array([[np.conj(Au) * Au + np.conj(A) * Auu,
                                     np.conj(Au) * Aw + np.conj(A) * Auw],
                                    [np.conj(Aw) * Au + np.conj(A) * Auw,
                                     np.conj(Aw) * Aw + np.conj(A) * Aww]]))
-        return abs(A) ** 2, g, Hs
+        J, gJ, HJ = math.log(f), g / f, Hs / f - np.outer(g, g) / f ** 2
+        if mti:
+            # ||P e||^2 = K (L - |D|^2 / L), D(w) = sum_l e^{j2pi l w}
+            D, D1, D2 = el.sum(), (tp * ll * el).sum(), (tp * tp * ll * ll * el).sum()
+            q = abs(D) ** 2
+            q1 = 2 * np.real(np.conj(D) * D1)
+            q2 = 2 * np.real(np.conj(D1) * D1 + np.conj(D) * D2)
+            den = L - q / L
+            if den <= 1e-12 * L:
+                return -np.inf, np.zeros(2), -np.eye(2)
+            d1, d2 = -q1 / L, -q2 / L
+            J -= math.log(den)
+            gJ = gJ - np.array([0.0, d1 / den])
+            HJ = HJ - np.array([[0.0, 0.0], [0.0, d2 / den - (d1 / den) ** 2]])
+        return J, gJ, HJ
 
-    u0, w0 = i0 / K, m0 / L
     u, w = u0, w0
     f, g, Hs = terms(u, w)
-    for _ in range(30):
+    for _ in range(40):
         try:
             step = -np.linalg.solve(Hs, g)
+            newton = np.all(np.isfinite(step)) and np.all(np.linalg.eigvalsh(Hs) < 0)
         except np.linalg.LinAlgError:
-            break
-        if not (np.all(np.isfinite(step)) and np.all(np.linalg.eigvalsh(Hs) < 0)):
-            step = 0.25 * g / (np.abs(g).max() + 1e-300) / np.array([K, L])  # ascent nudge
-        # stay within one cell of the grid peak; halve until F does not drop
+            newton = False
+        if not newton:
+            step = 0.25 * np.sign(g) / np.array([K, L])     # ascent nudge
+        # stay within one cell of the start; halve until J does not drop
         step = np.clip(step, [-1 / K, -1 / L], [1 / K, 1 / L])
-        for _ in range(20):
+        for _ in range(30):
             un, wn = u + step[0], w + step[1]
             if abs(un - u0) <= 1 / K and abs(wn - w0) <= 1 / L:
                 fn, gn, Hn = terms(un, wn)
@@ -298,16 +312,37 @@ def _refine(X, i0, m0, valid_mti):
             step = step / 2
         else:
             break
-        done = abs(step[0]) * K < 1e-10 and abs(step[1]) * L < 1e-10
+        done = abs(step[0]) * K < 1e-12 and abs(step[1]) * L < 1e-12
         u, w, f, g, Hs = un, wn, fn, gn, Hn
         if done:
             break
-    model = np.exp(-2j * np.pi * (k * u + l_ * w))
-    if valid_mti:
+    model = np.exp(-2j * np.pi * (kk[:, None] * u + ll[None, :] * w))
+    if mti:
         model = _mti(model)
     e = np.vdot(model, model).real
     a = np.vdot(model, X) / e if e > 0 else 0.0
     return u, w, a, a * model
+
+
+def _fit_windows(guard, train, shape):
+    """CFAR half-widths shrunk (training first, then guard) until the window
+    fits the map on each axis: small maps are still searched."""
+    try:
+        g = [int(x) for x in guard]
+        t = [int(x) for x in train]
+    except (TypeError, ValueError):
+        raise SensingError(f"guard and train are (range, velocity) cell counts, "
+                           f"not {guard!r}, {train!r}") from None
+    if len(g) != 2 or len(t) != 2 or min(g + t) < 0:
+        raise SensingError(f"guard and train are two cell counts >= 0, not {guard!r}, {train!r}")
+    for ax, n in enumerate(shape):
+        while 2 * (g[ax] + t[ax]) + 1 > n and t[ax] > 1:
+            t[ax] -= 1
+        while 2 * (g[ax] + t[ax]) + 1 > n and g[ax] > 0:
+            g[ax] -= 1
+        while 2 * (g[ax] + t[ax]) + 1 > n and t[ax] > 0:
+            t[ax] -= 1
+    return tuple(g), tuple(t)
 
 
 def detect(H, subcarrier_spacing, symbol_period, carrier_frequency, mti=True, pfa=1e-6,
@@ -319,16 +354,20 @@ def detect(H, subcarrier_spacing, symbol_period, carrier_frequency, mti=True, pf
     zero-Doppler column holds nothing and is neither tested nor used as
     training), CA-CFAR at `pfa` (see ca_cfar), the hits grouped into connected
     clusters; the strongest cluster's peak is refined to the ML range and
-    velocity, its path (eq. 37) subtracted from H, and the next round looks
-    again, so a strong target's sidelobes, gone with it, are not reported.
+    velocity, every path found so far is refined again against H minus the
+    others (joint ML by cycling), their paths (eq. 37) are subtracted from H,
+    and the next round looks again: a strong target's sidelobes, gone with
+    it, are not reported, and noise-free paths are recovered exactly.
     A peak within the guard cells of a target already found is taken for
     what its cancellation left and is cancelled but not reported (so targets
     closer than the guard cells merge). Stops when nothing crosses the
     threshold, after max_targets, or after 4 max_targets rounds.
 
-    Returns a list of dicts, strongest first: range_m (path length d, the
-    delay times c, in [0, c/df)), velocity_mps (its rate v, the Doppler times
-    lambda, in [-lambda/2T, lambda/2T)), snr_db (the path's power over the
+    The CFAR windows shrink to fit small maps. Returns a list of dicts,
+    strongest first: range_m (path length d, the delay times c, in [0, c/df);
+    a path that moves within the frame is found at its length at the frame
+    centre), velocity_mps (its rate v, the Doppler times lambda, in
+    [-lambda/2T, lambda/2T)), snr_db (the path's power over the
     CFAR noise estimate of one cell: the SNR integrated over the K L samples),
     amplitude (complex a of eq. 37, at k = l = 0)."""
     X = _csi("H", H)
@@ -342,43 +381,57 @@ def detect(H, subcarrier_spacing, symbol_period, carrier_frequency, mti=True, pf
         raise SensingError(f"max_targets must be >= 0, not {max_targets}")
     K, L = X.shape
     lam = C / fc
+    guard, train = _fit_windows(guard, train, (K, L))
     if mti:
         X = _mti(X)
     valid = np.ones((K, L), bool)
     if mti:
         valid[:, 0] = False                         # the removed zero-Doppler bin
-    out = []
-    pending = None                # the last path found: its SNR needs the map without it
-    cells, rounds = [], 0         # the cells of the paths found; cancellation rounds
-    gr_, gv = (int(x) for x in guard)
+    # successive cancellation with joint refinement: each new path is
+    # refined, then (if strong) every path again against the data minus all
+    # the others (cyclic, RELAX-like), so strong paths' sidelobes do not bias
+    # weak ones and noise-free data is fitted exactly
+    found = []                    # [u, w, a, model, reported]
+    residual = X
+    rounds, floor = 0, None
+    gr_, gv = guard
     while True:
-        power = np.abs(_cells(X)) ** 2
+        power = np.abs(_cells(residual)) ** 2
+        if floor is None:         # numerical residue of an exact cancellation is no target
+            floor = 1e-20 * max(power.max(), 1e-300)
         hits, noise = ca_cfar(power, pfa, guard, train, valid)
-        if pending is not None:
-            # its own sidelobes gone, the CA estimate at its cell is the noise's
-            i0, m0, det = pending
-            snr = abs(det["amplitude"]) ** 2 / max(noise[i0, m0], 1e-300)
-            det["snr_db"] = float(10 * math.log10(max(snr, 1e-30)))
-            out.append(det)
-            pending = None
-        rounds += 1
-        if len(out) >= int(max_targets) or not hits.any() or rounds > 4 * int(max_targets):
+        hits &= power > floor
+        n_rep = sum(1 for f in found if f[4])
+        if n_rep >= int(max_targets) or not hits.any() or rounds >= 3 * max(1, int(max_targets)):
             break
+        rounds += 1
         best = max(_groups(hits), key=lambda g: power[g[:, 0], g[:, 1]].max())
         i0, m0 = (int(x) for x in best[np.argmax(power[best[:, 0], best[:, 1]])])
-        u, w, a, model = _refine(X, i0, m0, mti)
-        X = X - model
-        # a peak inside the guard cells of one already found is what its
-        # cancellation left (noise fitted with it, or a path that moved
-        # within the frame): part of that target, cancelled but not reported
-        if any(min(abs(i0 - i), K - abs(i0 - i)) <= gr_ and
-               min(abs(m0 - m), L - abs(m0 - m)) <= gv for i, m in cells):
+        # a peak within the guard cells of a path found is what its
+        # cancellation left (noise fitted with it, or a path that moved in
+        # the frame): part of that path, cancelled but not reported
+        near = any(min(abs(i0 - f[0] * K % K), K - abs(i0 - f[0] * K % K)) <= gr_ + 0.5 and
+                   min(abs(m0 - f[1] * L % L), L - abs(m0 - f[1] * L % L)) <= gv + 0.5
+                   for f in found if f[4])
+        u, w, a, model = _refine(residual, i0 / K, m0 / L, mti)
+        found.append([u, w, a, model, not near])
+        # only a strong path (20 dB over its cell's noise) moves the others much
+        strong = abs(a) ** 2 > 100 * noise[i0, m0]
+        for _ in range(2 if len(found) > 1 and strong else 0):
+            for j, f in enumerate(found):
+                others = sum(g[3] for i, g in enumerate(found) if i != j)
+                found[j][:4] = _refine(X - others, f[0], f[1], mti)
+        residual = X - sum(f[3] for f in found)
+    out = []
+    for u, w, a, _, reported in found:
+        if not reported:
             continue
-        cells.append((i0, m0))
+        i0, m0 = int(round(u * K)) % K, int(round(w * L)) % L
+        snr = abs(a) ** 2 / max(noise[i0, m0], 1e-300)
         u %= 1.0
         w = (w + 0.5) % 1.0 - 0.5
-        pending = (i0, m0, {"range_m": float(u * C / df), "velocity_mps": float(w * lam / T),
-                            "snr_db": float("nan"), "amplitude": complex(a)})
+        out.append({"range_m": float(u * C / df), "velocity_mps": float(w * lam / T),
+                    "snr_db": float(10 * math.log10(max(snr, 1e-30))), "amplitude": complex(a)})
     out.sort(key=lambda d: -d["snr_db"])
     return out
 
