@@ -361,7 +361,7 @@ def detect(H, subcarrier_spacing, symbol_period, carrier_frequency, mti=True, pf
     A peak within the guard cells of a target already found is taken for
     what its cancellation left and is cancelled but not reported (so targets
     closer than the guard cells merge). Stops when nothing crosses the
-    threshold, after max_targets, or after 4 max_targets rounds.
+    threshold, after max_targets, or after 3 max_targets rounds.
 
     The CFAR windows shrink to fit small maps. Returns a list of dicts,
     strongest first: range_m (path length d, the delay times c, in [0, c/df);
@@ -443,11 +443,18 @@ def _paths(paths):
     out = []
     for p in paths:
         try:
-            d, v = float(p["range_m"]), float(p["velocity_mps"])
-            a = complex(p.get("amplitude", 1.0))
-        except (KeyError, TypeError, ValueError, AttributeError):
+            if isinstance(p, dict):
+                d, v = float(p["range_m"]), float(p["velocity_mps"])
+                a = complex(p.get("amplitude", 1.0))
+            else:                                   # (range_m, velocity_mps[, amplitude])
+                if not 2 <= len(p) <= 3:
+                    raise ValueError
+                d, v = float(p[0]), float(p[1])
+                a = complex(p[2]) if len(p) == 3 else 1.0 + 0j
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
             raise SensingError("a path is a dict with range_m, velocity_mps and optionally "
-                               "amplitude (as detect() returns)") from None
+                               "amplitude (as detect() returns), or a tuple (range_m, "
+                               "velocity_mps[, amplitude])") from None
         if not all(math.isfinite(x) for x in (d, v, a.real, a.imag)):
             raise SensingError(f"path {p!r} has NaN or Inf")
         out.append((d, v, a))
@@ -457,8 +464,9 @@ def _paths(paths):
 def predict_channel(paths, k, l, subcarrier_spacing, symbol_period, carrier_frequency):
     """The channel of eq. 37 at subcarriers k and symbols l (arrays, broadcast
     against each other): sum_p a_p exp(-j2pi k df d_p/c) exp(-j2pi l T v_p/lambda).
-    paths: dicts {range_m, velocity_mps, amplitude} (detect()'s output); l may
-    lie beyond the sensed frame (prediction)."""
+    paths: dicts {range_m, velocity_mps, amplitude} (detect()'s output) or
+    tuples (range_m, velocity_mps[, amplitude]); l may lie beyond the sensed
+    frame (prediction)."""
     df = _positive("subcarrier spacing", subcarrier_spacing)
     T = _positive("symbol period", symbol_period)
     fc = _positive("carrier frequency", carrier_frequency)
