@@ -82,7 +82,7 @@ def run_demo(out_dir="arraycal-demo", scenario="snake", freq_hz=1.3e9, samp_rate
     est = OffsetEstimator(believed, freq_hz, None, max_frames=200000)
     sink = LosSink(os.path.join(out_dir, "los.csv.tmp"), est)
     src = packet_source("", samp_rate, 1.0, duration_s)
-    chain = rx_chain(num_chans=emu.nch, samp_rate=samp_rate, time_offset=0.0, method=method)
+    chain = rx_chain(num_chans=emu.nch, samp_rate=samp_rate, gps_minus_rx_time_s=0.0, method=method)
     tb = gr.top_block()
     tb.connect(src, emu)
     for c in range(emu.nch):
