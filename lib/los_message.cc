@@ -31,27 +31,30 @@ void los_batch::resize(int capacity, int num_chans)
     valid.resize(nv);
 }
 
-pmt::pmt_t los_batch::to_pmt(bool batched) const
+pmt::pmt_t los_batch::to_pmt(bool batched, int first, int count) const
 {
+    if (count < 0)
+        count = frames - first;
     // dcons prepends a key that is known to be new: dict_add would first
     // search the dict for it and cost twice as much
-    const size_t nv = static_cast<size_t>(frames) * static_cast<size_t>(nchan);
+    const size_t f0 = static_cast<size_t>(first), nf = static_cast<size_t>(count);
+    const size_t v0 = f0 * nchan, nv = nf * nchan;
     pmt::pmt_t d = pmt::make_dict();
-    d = pmt::dcons(pmt::cons(KEY_VALID, pmt::init_u8vector(nv, valid.data())), d);
+    d = pmt::dcons(pmt::cons(KEY_VALID, pmt::init_u8vector(nv, valid.data() + v0)), d);
     d = pmt::dcons(pmt::cons(KEY_CFO,
-                             batched ? pmt::init_f64vector(frames, cfo_hz.data())
-                                     : pmt::from_double(cfo_hz[0])),
+                             batched ? pmt::init_f64vector(nf, cfo_hz.data() + f0)
+                                     : pmt::from_double(cfo_hz[f0])),
                    d);
-    d = pmt::dcons(pmt::cons(KEY_SNR, pmt::init_f64vector(nv, snr_db.data())), d);
-    d = pmt::dcons(pmt::cons(KEY_DELAY, pmt::init_f64vector(nv, delay_s.data())), d);
-    d = pmt::dcons(pmt::cons(KEY_LOS, pmt::init_c32vector(nv, gain.data())), d);
+    d = pmt::dcons(pmt::cons(KEY_SNR, pmt::init_f64vector(nv, snr_db.data() + v0)), d);
+    d = pmt::dcons(pmt::cons(KEY_DELAY, pmt::init_f64vector(nv, delay_s.data() + v0)), d);
+    d = pmt::dcons(pmt::cons(KEY_LOS, pmt::init_c32vector(nv, gain.data() + v0)), d);
     d = pmt::dcons(pmt::cons(KEY_SEQ,
-                             batched ? pmt::init_u64vector(frames, seq.data())
-                                     : pmt::from_uint64(seq[0])),
+                             batched ? pmt::init_u64vector(nf, seq.data() + f0)
+                                     : pmt::from_uint64(seq[f0])),
                    d);
     d = pmt::dcons(pmt::cons(KEY_GPS_TIME,
-                             batched ? pmt::init_f64vector(frames, gps_time.data())
-                                     : pmt::from_double(gps_time[0])),
+                             batched ? pmt::init_f64vector(nf, gps_time.data() + f0)
+                                     : pmt::from_double(gps_time[f0])),
                    d);
     return d;
 }

@@ -33,12 +33,12 @@ struct los_batch {
     void resize(int capacity, int num_chans);
     int capacity() const { return static_cast<int>(gps_time.size()); }
     /*!
-     * The message of the frames held: with batched = false (one frame only)
-     * the single-frame dict (scalar gps_time, seq and cfo_hz, per-channel
-     * vectors); with batched = true the batch dict (every field a vector
-     * with a leading frame axis).
+     * The message of frames first .. first+count-1 (count < 0: all held):
+     * with batched = false (one frame) the single-frame dict (scalar
+     * gps_time, seq and cfo_hz, per-channel vectors); with batched = true the
+     * batch dict (every field a vector with a leading frame axis).
      */
-    pmt::pmt_t to_pmt(bool batched) const;
+    pmt::pmt_t to_pmt(bool batched, int first = 0, int count = -1) const;
 };
 
 //! A LoS message's fields as a consumer reads them, pointing into the message.

@@ -101,10 +101,13 @@ los_receiver_impl::los_receiver_impl(const std::vector<gr_complex>& packet,
         d_ls.push_back(std::make_unique<ls_estimator>(packet));
         d_h.emplace_back(packet.size());
     }
-    d_batch.resize(s.batch_frames, d_nchan);
-    d_batch_start.resize(s.batch_frames);
-    d_batch_phase.resize(s.batch_frames);
-    d_batch_increment.resize(s.batch_frames);
+    // the frames estimated together (one pool run): at least COMPUTE_FRAMES,
+    // so that one message per frame does not mean one pool run per frame
+    const int capacity = std::max(s.batch_frames, COMPUTE_FRAMES);
+    d_batch.resize(capacity, d_nchan);
+    d_batch_start.resize(capacity);
+    d_batch_phase.resize(capacity);
+    d_batch_increment.resize(capacity);
     // The window must reach W samples before the oldest undecided candidate
     // and W + L - 1 after the newest (the sync), and hold a whole packet
     // from a frame's start until its last sample is in (at most K - 1 calls
@@ -231,9 +234,20 @@ void los_receiver_impl::publish()
     if (d_batch.frames == 0)
         return;
     d_pool.run(&los_receiver_impl::channel_job, this);
-    message_port_pub(PORT_LOS, d_batch.to_pmt(d_settings.batch_frames > 1));
+    // messages of at most batch_frames frames whose starts span at most
+    // batch_latency_s
+    const int max_frames = d_settings.batch_frames;
+    const bool batched = max_frames > 1;
+    int first = 0;
+    for (int i = 1; i <= d_batch.frames; ++i) {
+        if (i < d_batch.frames && i - first < max_frames &&
+            d_batch_start[i] - d_batch_start[first] <= d_latency)
+            continue;
+        message_port_pub(PORT_LOS, d_batch.to_pmt(batched, first, i - first));
+        d_los_messages++;
+        first = i;
+    }
     d_los_frames += d_batch.frames;
-    d_los_messages++;
     d_batch.frames = 0;
 }
 
@@ -264,20 +278,18 @@ int los_receiver_impl::work(int noutput_items,
     d_sync.scan(d_base, first, n, d_threshold, d_gps_minus_rx_time_s, d_found);
     d_waiting.insert(d_waiting.end(), d_found.begin(), d_found.end());
 
-    // every frame whose K samples are all in, in batches of at most
-    // batch_frames frames spanning at most batch_latency_s; the last one is
-    // sent before returning, so no frame waits for samples to come
+    // every frame whose K samples are all in, estimated in blocks of frames
+    // (one pool run each) and sent in messages of at most batch_frames
+    // frames spanning at most batch_latency_s; all are sent before
+    // returning, so no frame waits for samples that may never come
     d_in = &input_items;
     d_oldest = oldest;
     d_batch_correct = d_correct;
-    const int max_frames = d_settings.batch_frames;
     while (d_waiting_head < d_waiting.size() &&
            d_waiting[d_waiting_head].start + d_len <= nread + n) {
-        const frame_detection& f = d_waiting[d_waiting_head++];
-        if (d_batch.frames > 0 &&
-            (d_batch.frames == max_frames || f.start - d_batch_start[0] > d_latency))
+        if (d_batch.frames == d_batch.capacity())
             publish();
-        prepare(f, input_items, oldest);
+        prepare(d_waiting[d_waiting_head++], input_items, oldest);
     }
     publish();
     d_in = nullptr;

@@ -59,11 +59,12 @@ public:
 private:
     //! Moose, the phase, the gap check of one frame; false when it is dropped.
     bool prepare(const frame_detection& f, gr_vector_const_void_star& in, uint64_t oldest);
-    //! The batch's per-channel stages on every worker, then its message.
+    //! The held frames' per-channel stages on every worker, then their messages.
     void publish();
     static void channel_job(void* self, int worker) { static_cast<los_receiver_impl*>(self)->estimate_channels(worker); }
     void estimate_channels(int worker);
 
+    static constexpr int COMPUTE_FRAMES = 64;
     const los_receiver_settings d_settings;
     const int d_nchan;
     const int d_len; // K
