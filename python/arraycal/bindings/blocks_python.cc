@@ -153,7 +153,8 @@ void bind_blocks(py::module& m)
     py::class_<los_logger, gr::block, gr::basic_block, std::shared_ptr<los_logger>>(
         m, "los_logger",
         "LoS messages to a CSV log (gps_time, seq, channel, re, im, delay_s, snr_db), one "
-        "row per frame and channel, appended, in the kernel's hands per frame.")
+        "row per frame and channel, appended, in the kernel's hands per message (a frame "
+        "or a batch).")
         .def(py::init(&los_logger::make), py::arg("path") = "los.csv")
         .def("path", &los_logger::path)
         .def("count", &los_logger::count)
