@@ -233,7 +233,7 @@ def run_chain(tb, src, num_chans, samp_rate, los_path, time_offset=0.0, method="
     Returns the chain's counters and the number of frames logged."""
     from ..arraycal_python import los_logger
     from ..radio.rx_chain import rx_chain
-    chain = rx_chain(num_chans=num_chans, samp_rate=samp_rate, time_offset=time_offset,
+    chain = rx_chain(num_chans=num_chans, samp_rate=samp_rate, gps_minus_rx_time_s=time_offset,
                      method=method, pick=pick, zero_pad=zero_pad, apes_len=apes_len)
     try:
         logger = los_logger(los_path)
