@@ -591,3 +591,54 @@ def test_decode_reads_the_single_frame_message_with_a_frame_axis(rng):
     for m in bad:
         with pytest.raises(los.LosMessageError):
             los.decode(m)
+
+
+class batch_collector:
+    """A message sink that decodes LoS messages (pmt.to_python has no u64 vectors)."""
+
+    def __new__(cls):
+        import threading
+        import pmt
+        from gnuradio import gr
+        from gnuradio.arraycal.radio import los
+
+        class _sink(gr.basic_block):
+            def __init__(self):
+                gr.basic_block.__init__(self, name="batch_collector", in_sig=None, out_sig=None)
+                self.batches = []
+                self._cond = threading.Condition()
+                self.message_port_register_in(pmt.intern("los"))
+                self.set_msg_handler(pmt.intern("los"), self._handle)
+
+            def _handle(self, msg):
+                with self._cond:
+                    self.batches.append(los.decode(msg))
+                    self._cond.notify_all()
+
+            def wait_for(self, n, timeout):
+                with self._cond:
+                    return self._cond.wait_for(lambda: len(self.batches) >= n, timeout)
+        return _sink()
+
+
+@pytest.mark.timeout(120)
+def test_the_worker_pool_ends_with_the_flowgraph_and_starts_again(rng):
+    # a source that never ends: stop() must join the pool's threads (no
+    # hang), and a restarted flowgraph runs the workers again
+    from gnuradio import blocks, gr
+    sig = batch_stream(rng, n=10, nch=3)[:, 250:250 + 10 * K].astype(np.complex64)
+    chain = arraycal.rx_chain(num_chans=3, samp_rate=FS, workers=3, batch_frames=4)
+    tb = gr.top_block()
+    for c in range(3):
+        tb.connect(blocks.vector_source_c(sig[c].tolist(), True), (chain, c))
+    got = batch_collector()
+    tb.msg_connect(chain, "los", got, "los")
+    for round_ in range(2):
+        have = len(got.batches)
+        tb.start()
+        assert got.wait_for(have + 5, 60), f"round {round_}: no LoS batches"
+        tb.stop()
+        tb.wait()
+    assert all(b["valid"].all() and b["seq"].size <= 4 for b in got.batches)
+    assert chain.rx.workers() == 3 and chain.stats()["los"] >= 10
+    del tb, chain  # the block's destructor joins nothing left running
