@@ -228,14 +228,16 @@ class _Feed:
             self.bar.close()
 
 
-def run_chain(tb, src, num_chans, samp_rate, los_path, time_offset=0.0, method="fft",
-              pick="strongest", zero_pad=1, apes_len=200, feed=None):
+def run_chain(tb, src, num_chans, samp_rate, los_path, gps_minus_rx_time_s=0.0, method="fft",
+              pick="strongest", zero_pad=1, apes_len=200, feed=None, batch_frames=64):
     """src's N outputs -> the receive chain -> los_logger(los_path); runs tb to the end.
+    LoS results travel in batches (the logger pays per batch, not per frame).
     Returns the chain's counters and the number of frames logged."""
     from ..arraycal_python import los_logger
     from ..radio.rx_chain import rx_chain
-    chain = rx_chain(num_chans=num_chans, samp_rate=samp_rate, time_offset=time_offset,
-                     method=method, pick=pick, zero_pad=zero_pad, apes_len=apes_len)
+    chain = rx_chain(num_chans=num_chans, samp_rate=samp_rate,
+                     gps_minus_rx_time_s=gps_minus_rx_time_s, method=method, pick=pick,
+                     zero_pad=zero_pad, apes_len=apes_len, batch_frames=batch_frames)
     try:
         logger = los_logger(los_path)
     except RuntimeError as e:

@@ -79,7 +79,7 @@ def _cmd_rx(args):
     except RuntimeError as e:
         raise UserError(f"{args.source} source: {' '.join(str(e).split())}") from None
     offset = src.time_offset() if args.time_offset is None else args.time_offset
-    chain = rx_chain(num_chans=args.channels, samp_rate=args.rate, time_offset=offset,
+    chain = rx_chain(num_chans=args.channels, samp_rate=args.rate, gps_minus_rx_time_s=offset,
                      method=args.method)
     los_path = os.path.join(args.out, "los.csv")
     try:
