@@ -1,0 +1,189 @@
+#
+# Copyright 2026 gr-arraycal authors.
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+"""The documented workflows end to end: record -> process, the ZMQ loopback, the store."""
+
+import json
+import os
+import signal
+import subprocess
+
+import numpy as np
+import pmt
+import pytest
+
+from gnuradio import blocks, gr
+from gnuradio.arraycal import timeutil
+from gnuradio.arraycal.calibration import geometry, store as calstore
+from gnuradio.arraycal.calibration.pipeline import process
+from gnuradio.arraycal.errors import UserError
+from gnuradio.arraycal.radio.recording import RecordingWriter, open_recording
+from gnuradio.arraycal.radio.rx import sigmf_sink
+from gnuradio.arraycal.sim import emulator
+
+from conftest import ARRAYCAL, PY, REPO, assert_one_line_error, free_tcp_port, run_cli
+from simcampaign import GPS_START, TWO_EL, simulate, snake_walk
+
+OFFSETS_2 = {"A": 1.0, "B": 0.85 * np.exp(-1j * np.radians(64))}
+LEAP = timeutil.DEFAULT_LEAP_SECONDS
+
+
+def phase_amp(doc):
+    """{element: (phase deg, amp dB)} of a calibration document."""
+    return {e["id"]: (e["phase_deg"], e["amp_db"]) for e in doc["elements"]}
+
+
+def assert_same_offsets(a, b, deg, db):
+    pa, pb = phase_amp(a), phase_amp(b)
+    assert pa.keys() == pb.keys()
+    for k in pa:
+        dp = (pa[k][0] - pb[k][0] + 180) % 360 - 180
+        assert abs(dp) <= deg and abs(pa[k][1] - pb[k][1]) <= db, (k, pa[k], pb[k])
+
+
+def gps_tuple(t):
+    whole = int(t // 1)
+    return pmt.make_tuple(pmt.from_uint64(whole), pmt.from_double(t - whole))
+
+
+class uhd_like_tagger(gr.sync_block):
+    """Passes N channels through, tagging them as a USRP source does: rx_time,
+    rx_rate and rx_freq on the first sample of every channel, rx_time again at
+    the first sample after each overflow (`restarts`: {sample: GPS time})."""
+
+    def __init__(self, nch, t0_gps, rate, freq, restarts):
+        gr.sync_block.__init__(self, "uhd_like_tagger", [np.complex64] * nch,
+                               [np.complex64] * nch)
+        self.set_tag_propagation_policy(gr.TPP_DONT)
+        self.tags = [(0, "rx_time", gps_tuple(t0_gps)), (0, "rx_rate", pmt.from_double(rate)),
+                     (0, "rx_freq", pmt.from_double(freq))]
+        self.tags += [(k, "rx_time", gps_tuple(t)) for k, t in sorted(restarts.items())]
+
+    def work(self, input_items, output_items):
+        n = len(input_items[0])
+        start = self.nitems_written(0)
+        for c, x in enumerate(input_items):
+            output_items[c][:n] = x
+            for off, key, val in self.tags:
+                if start <= off < start + n:
+                    self.add_item_tag(c, off, pmt.intern(key), val)
+        return n
+
+
+def rerecord(sim, base, stop_at, restarts, tagger=None):
+    """The simulated campaign's samples through sigmf_sink, tagged like a USRP, stopped
+    by a head block at `stop_at` samples (inside a buffer)."""
+    rec = open_recording(sim["meta"])
+    nch = rec.num_channels
+    tb = gr.top_block()
+    src = blocks.file_source(gr.sizeof_gr_complex * nch, rec.data_path, False)
+    split = blocks.vector_to_streams(gr.sizeof_gr_complex, nch)
+    tag = tagger or uhd_like_tagger(nch, GPS_START, rec.sample_rate, rec.frequency, restarts)
+    sink = sigmf_sink(base, nch, rec.sample_rate, rec.frequency, 40.0, ["SIMRX"],
+                      time_offset=0.0)
+    tb.connect(src, split)
+    for c in range(nch):
+        head = blocks.head(gr.sizeof_gr_complex, stop_at)
+        tb.connect((split, c), (tag, c), head, (sink, c))
+    tb.run()
+    return open_recording(base + ".sigmf-meta")
+
+
+@pytest.mark.timeout(600)
+def test_uhd_style_tags_into_the_recorder_give_a_recording_process_reads(tmp_path):
+    """rx_time at sample 0 (with rx_rate, rx_freq) on every channel, an overflow (a
+    gap, then rx_time again), stopped inside a buffer: the recording has one capture
+    per run of samples, stamped in UTC, and processes to the original's offsets."""
+    fs = 1e6
+    gap_at, gap_len = 1.5, 0.0307
+    sim = simulate(tmp_path / "sim", TWO_EL, OFFSETS_2, 1.3e9, fs, 3.0,
+                   snake_walk(heading_deg=30.0), snr_db=20, seed=21, gaps=[(gap_at, gap_len)])
+    orig = open_recording(sim["meta"])
+    assert [c.sample_start for c in orig.captures] == [0, int(gap_at * fs)]
+    k = orig.captures[1].sample_start
+    t_restart = GPS_START + (k + int(gap_len * fs)) / fs     # first sample after the gap
+    stop_at = orig.samples - 777
+    os.makedirs(tmp_path / "rec")
+    rec = rerecord(sim, str(tmp_path / "rec" / "campaign"), stop_at, {k: t_restart})
+    assert [c.sample_start for c in rec.captures] == [0, k]
+    assert rec.captures[0].utc == pytest.approx(GPS_START - LEAP, abs=1e-6)
+    assert rec.captures[1].utc == pytest.approx(t_restart - LEAP, abs=1e-6)
+    assert rec.samples == stop_at and rec.trailing_bytes == 0
+    assert {c.frequency for c in rec.captures} == {1.3e9}
+    a = process(sim["meta"], sim["array"], sim["tx"], str(tmp_path / "a"), rx_gnss=sim["rx"],
+                progress=False, log=lambda m: None, store=str(tmp_path / "store"))
+    p = run_cli("process", "--iq", rec.meta_path, "--array", sim["array"], "--tx-gnss",
+                sim["tx"], "--rx-gnss", sim["rx"], "--out", tmp_path / "b", "--store",
+                tmp_path / "store", "--quiet", timeout=300)
+    assert p.returncode == 0, p.stderr
+    b = calstore.load(tmp_path / "b" / "calibration.json")
+    # the same samples at the same times, less the last 777: the same frames but one
+    assert abs(b["quality"]["frames_seen"] - a["doc"]["quality"]["frames_seen"]) <= 1
+    assert_same_offsets(a["doc"], b, 0.01, 0.001)
+    ph = np.degrees(np.angle(complex(b["elements"][1]["offset"]["re"],
+                                     b["elements"][1]["offset"]["im"]) / OFFSETS_2["B"]))
+    assert abs(ph) < 1.0
+
+
+def run_sink(tmp_path, n, nch, tags, name="r"):
+    """n samples of a ramp through sigmf_sink with the given (offset, key, value) tags on
+    channel 0; returns the recording's metadata and samples."""
+    data = [(np.arange(n) + 1j * c).astype(np.complex64) for c in range(nch)]
+    srcs = [blocks.vector_source_c(data[c].tolist(), False, 1,
+                                   [gr.tag_utils.python_to_tag((o, pmt.intern(k), v))
+                                    for o, k, v in tags] if c == 0 else [])
+            for c in range(nch)]
+    base = str(tmp_path / name)
+    sink = sigmf_sink(base, nch, 1e6, 1.3e9, time_offset=0.0)
+    tb = gr.top_block()
+    for c in range(nch):
+        tb.connect(srcs[c], (sink, c))
+    tb.run()
+    meta = json.load(open(base + ".sigmf-meta"))
+    x = np.fromfile(base + ".sigmf-data", np.complex64).reshape(-1, nch)
+    assert np.array_equal(x[:, 0], data[0]) and np.array_equal(x[:, nch - 1], data[nch - 1])
+    return meta, open_recording(base + ".sigmf-meta")
+
+
+@pytest.mark.timeout(60)
+def test_recorder_captures_for_every_tag_sequence(tmp_path):
+    t0 = GPS_START
+    # two rx_time on sample 0 (a vector stream's channels, as over ZMQ): one capture
+    meta, rec = run_sink(tmp_path, 5000, 2, [(0, "rx_time", gps_tuple(t0)),
+                                             (0, "rx_time", gps_tuple(t0))], "dup")
+    assert [c["core:sample_start"] for c in meta["captures"]] == [0]
+    assert rec.captures[0].utc == pytest.approx(t0 - LEAP, abs=1e-6)
+    # overflow: a capture per rx_time; two tags on the restart sample still one capture
+    meta, rec = run_sink(tmp_path, 9000, 2, [(0, "rx_time", gps_tuple(t0)),
+                                             (4000, "rx_time", gps_tuple(t0 + 0.5)),
+                                             (4000, "rx_time", gps_tuple(t0 + 0.5))], "ovf")
+    assert [c.sample_start for c in rec.captures] == [0, 4000]
+    assert rec.captures[1].utc - rec.captures[0].utc == pytest.approx(0.5, abs=1e-6)
+    # no time tag before the first sample: host clock; a later rx_time starts a capture
+    meta, rec = run_sink(tmp_path, 3000, 1, [(1000, "rx_time", gps_tuple(t0))], "late")
+    assert [c.sample_start for c in rec.captures] == [0, 1000]
+    assert rec.captures[1].utc == pytest.approx(t0 - LEAP, abs=1e-6)
+    # rx_freq at the same frequency (UHD repeats it) changes nothing; a retune starts
+    # a capture at the new frequency, timed by the samples since the last rx_time
+    run_sink_args = [(0, "rx_time", gps_tuple(t0)), (0, "rx_freq", pmt.from_double(1.3e9)),
+                     (2000, "rx_freq", pmt.from_double(1.3e9)),
+                     (3000, "rx_freq", pmt.from_double(1.31e9))]
+    with pytest.raises(UserError, match=r"2 frequencies \(1300, 1310 MHz\)"):
+        run_sink(tmp_path, 6000, 1, run_sink_args, "retune")
+    meta = json.load(open(tmp_path / "retune.sigmf-meta"))
+    assert [(c["core:sample_start"], c["core:frequency"]) for c in meta["captures"]] == \
+        [(0, 1.3e9), (3000, 1.31e9)]
+    assert timeutil.parse_utc(meta["captures"][1]["core:datetime"]) == \
+        pytest.approx(t0 - LEAP + 3000 / 1e6, abs=1e-6)
+
+
+@pytest.mark.timeout(30)
+def test_a_capture_without_samples_is_not_written(tmp_path):
+    w = RecordingWriter(tmp_path / "w", 1e6, 1, 1.3e9)
+    w.new_capture(1000.0)
+    w.write(np.ones((1, 10)))
+    w.new_capture(1001.0)          # e.g. an overflow reported as the flowgraph stops
+    w.close()
+    rec = open_recording(tmp_path / "w.sigmf-meta")
+    assert [c.sample_start for c in rec.captures] == [0] and rec.samples == 10
