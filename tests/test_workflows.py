@@ -511,3 +511,31 @@ def test_simulation_flowgraphs_run_headless(name, tmp_path):
     assert "Traceback" not in log.read_text()
     if name == "los_receiver_sim":
         assert len((tmp_path / "los.csv").read_text().splitlines()) > 2 * 1000
+
+
+@pytest.mark.timeout(300)
+def test_demo_output_reports_and_cal_export_takes_the_listed_number(tmp_path):
+    out, store = tmp_path / "demo-out", tmp_path / "store"
+    d = run_cli("demo", "--duration", "4", "--rate", "1e6", "--out", out, "--store", store,
+                "--quiet", timeout=240)
+    assert d.returncode == 0, d.stderr
+    first = (out / "report.txt").read_text()
+    (out / "report.txt").unlink()
+    rep = run_cli("report", out)
+    assert rep.returncode == 0, rep.stderr
+    assert (out / "report.txt").read_text() == first     # the same report, regenerated
+    lst = run_cli("cal", "list", "--store", store)
+    assert lst.returncode == 0, lst.stderr
+    rows = [ln.split() for ln in lst.stdout.splitlines()[1:]]
+    assert [r[0] for r in rows] == ["1"]
+    ex = run_cli("cal", "export", rows[0][0], "--store", store, "--format", "weights",
+                 "--out", tmp_path / "w.csv")
+    assert ex.returncode == 0, ex.stderr
+    doc = calstore.load(out / "calibration.json")
+    w = np.loadtxt(tmp_path / "w.csv", delimiter=",", skiprows=1)
+    for e in doc["elements"]:                       # weights are 1/offset per channel
+        z = complex(e["offset"]["re"], e["offset"]["im"])
+        assert complex(*w[e["channel"], 1:]) == pytest.approx(1 / z, rel=1e-6)
+    bad = run_cli("cal", "export", "0", "--store", store, "--out", tmp_path / "x.csv")
+    assert_one_line_error(bad, "no calibration #0", "1 (oldest) to 1 (newest)")
+    assert not (tmp_path / "x.csv").exists()

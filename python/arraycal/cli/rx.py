@@ -241,11 +241,12 @@ def _cmd_rx(args):
         _write_live_calibration(args, array, live, serials)
         return 0
     from ..calibration.pipeline import calibrate_from_los
+    from ..calibration.report import write_report_inputs
     s = calibrate_from_los(los_path, args.array, args.tx_gnss, args.out, args.freq,
                            args.rate, rx_gnss=args.rx_gnss, rx_position=args.rx_position,
                            store=args.store, method=args.method, gain_db=args.gain,
                            serials=serials)
-    _write_report_inputs(args.out, array, s["estimator"], args.freq)
+    write_report_inputs(args.out, array, s["estimator"], args.freq)
     print_offsets(s["doc"])
     print(f"wrote {args.out}/calibration.json; stored {s['store_path']}")
     return 0
@@ -255,7 +256,7 @@ def _write_live_calibration(args, array, live, serials):
     """The live estimator's final estimate as OUT/calibration.json, the store and a report."""
     import os
     from ..calibration import store as calstore
-    from ..calibration.report import write_report
+    from ..calibration.report import write_report, write_report_inputs
     from ..fileio import atomic_write_json
     r = live.estimate()
     if r is None:
@@ -267,24 +268,10 @@ def _write_live_calibration(args, array, live, serials):
                                           "live": True})
     atomic_write_json(os.path.join(args.out, "calibration.json"), doc)
     path = calstore.Store(args.store).add(doc)
-    _write_report_inputs(args.out, array, live.est, args.freq)
+    write_report_inputs(args.out, array, live.est, args.freq)
     write_report(args.out, array, live.est, r, doc)
     print_offsets(doc)
     print(f"wrote {args.out}/calibration.json, report.txt; stored {path}")
-
-
-def _write_report_inputs(out, array, est, freq):
-    """array.yaml and frames.npz beside calibration.json, so `arraycal report OUT` works."""
-    import os
-    import numpy as np
-    import yaml
-    from ..calibration import geometry
-    from ..fileio import atomic_write_text
-    atomic_write_text(os.path.join(out, "array.yaml"),
-                      yaml.safe_dump(geometry.array_to_dict(array), sort_keys=False))
-    t, alpha, tx, snr = est.frames()
-    np.savez_compressed(os.path.join(out, "frames.npz"), t=t, alpha=alpha, tx=tx, snr=snr,
-                        freq=freq)
 
 
 def _read_next_pps(port, timeout=5.0):

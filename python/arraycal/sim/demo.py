@@ -117,8 +117,9 @@ def run_demo(out_dir="arraycal-demo", scenario="snake", freq_hz=1.3e9, samp_rate
     from ..fileio import atomic_write_json
     atomic_write_json(os.path.join(out_dir, "calibration.json"), doc)
     store_path = calstore.Store(store).add(doc) if store is not False else None
-    from ..calibration.report import write_report
+    from ..calibration.report import write_report, write_report_inputs
     write_report(out_dir, believed, est, result, doc)
+    write_report_inputs(out_dir, believed, est, freq_hz)   # for `arraycal report OUT`
     return {"doc": doc, "truth": emu.truth(), "elapsed_s": elapsed, "array": array,
             "emulator": emu,
             "store_path": store_path, "stats": stats, "result": result, "believed": believed,
