@@ -50,9 +50,9 @@ def add_rx(sub):
                    help="stop after this many seconds of samples (default: Ctrl-C)")
     p.add_argument("--idle-stop", type=eng_float, default=3.0,
                    help="zmq/file: stop when no sample came for this long (s)")
-    p.add_argument("--start-timeout", type=eng_float, default=10.0,
+    p.add_argument("--start-timeout", type=eng_float, default=30.0,
                    help="zmq/file: give up when no sample came this long after the start "
-                        "(s, default 10; 0 waits for ever)")
+                        "(s, default 30; 0 waits for ever)")
     p.add_argument("--method", choices=("fft", "apes"), default="fft")
     p.add_argument("--array", help="array file: offsets live and at the end")
     p.add_argument("--tx-gnss", help="the transmitter's UBX: zmq:ADDR (live offsets) or its "
