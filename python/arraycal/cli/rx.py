@@ -148,7 +148,8 @@ def _cmd_rx(args):
     if args.sync == "gps_time" and kind == "uhd":
         if not args.gnss_port:
             raise UserError("--sync gps_time needs --gnss-port (the TIM-TP of the next pulse)")
-        next_pps = _read_next_pps(args.gnss_port)
+        def next_pps():   # read once the USRP is open: its set-up takes seconds
+            return _read_next_pps(args.gnss_port)
     try:
         src = rx_source(args.source, args.channels, args.rate, args.freq, args.gain,
                         args.antenna, args.serial, args.args, args.clock_source,

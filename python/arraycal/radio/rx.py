@@ -41,7 +41,9 @@ class rx_source(gr.hier_block2):
     source: "uhd", "zmq:ADDR" (vectors of N complex per sample, tags passed: the
     emulator's output) or "file:REC.sigmf-meta". The USRP is only opened when
     chosen. sync sets its time like GRC's USRP Sync option (gps_time needs
-    next_pps_gps, from the GNSS receiver's TIM-TP, and its PPS on the USRP).
+    next_pps_gps, from the GNSS receiver's TIM-TP, and its PPS on the USRP;
+    give a function returning it to have it read once the USRP is set up, so
+    that the pulse announced is still the next one).
     time_offset() is the GPS - rx_time offset the receive chain needs.
     """
 
@@ -67,6 +69,8 @@ class rx_source(gr.hier_block2):
                 self.usrp.set_gain(gain, c)
                 if antenna:
                     self.usrp.set_antenna(antenna, c)
+            if callable(next_pps_gps):
+                next_pps_gps = next_pps_gps()
             self._offset = timeutil.sync_usrp_time(self.usrp, sync, next_pps_gps)
             for c in range(num_chans):
                 self.connect((self.usrp, c), (self, c))
