@@ -5,7 +5,8 @@
 """The documents run as written: every ```sh block of README.md, docs/*.md and
 examples/**/README.md.
 
-Each document's blocks run in order, as bash -e scripts, in one scratch copy of
+Each document's blocks run in order, as bash -e scripts (a block is cut at its
+marked lines), in one scratch copy of
 the repository (so the paths are the repository's and the files an earlier
 block wrote), in a network namespace of its own when possible (the fixed ZMQ
 ports of the docs then meet no other test), with a scratch calibration store.
@@ -248,6 +249,12 @@ def test_document_runs_as_written(doc, tmp_path):
     scratch_repo(work)
     env = doc_env(tmp_path)
     written = set()
+
+    def run(lines, n, block):
+        if any(ln.strip() and not ln.strip().startswith("#") for ln in lines):
+            rc, out = run_script("\n".join(lines), work, env, timeout=600)
+            assert rc == 0, f"{doc.name} block {n} failed (exit {rc}):\n{block}\n{out[-4000:]}"
+
     for n, block in enumerate(sh_blocks(doc.read_text()), 1):
         run_lines = []
         for line in logical_lines(block):
@@ -258,6 +265,8 @@ def test_document_runs_as_written(doc, tmp_path):
                                  f"(# hardware, # setup, # long): {line}")
                 run_lines.append(line)
                 continue
+            run(run_lines, n, block)   # what the lines before wrote, this one may read
+            run_lines = []
             problems = check_line(line, kind, work, written)
             assert not problems, f"{doc.name} block {n}: {problems}"
             argv = words(line)
@@ -268,10 +277,7 @@ def test_document_runs_as_written(doc, tmp_path):
                 assert p.returncode == 2 and "No devices found" in p.stderr, \
                     (line, p.returncode, p.stderr[-2000:])
                 assert "Traceback" not in p.stderr
-        if not any(ln.strip() and not ln.strip().startswith("#") for ln in run_lines):
-            continue
-        rc, out = run_script("\n".join(run_lines), work, env, timeout=600)
-        assert rc == 0, f"{doc.name} block {n} failed (exit {rc}):\n{block}\n{out[-4000:]}"
+        run(run_lines, n, block)
 
 
 # ---- the checks themselves catch what they are for -------------------------------
