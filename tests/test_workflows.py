@@ -7,6 +7,7 @@
 import json
 import re
 import os
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -539,3 +540,35 @@ def test_demo_output_reports_and_cal_export_takes_the_listed_number(tmp_path):
     bad = run_cli("cal", "export", "0", "--store", store, "--out", tmp_path / "x.csv")
     assert_one_line_error(bad, "no calibration #0", "1 (oldest) to 1 (newest)")
     assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("grc", GRC_FILES, ids=lambda p: str(p.relative_to(REPO)))
+def test_gnu_radio_companion_opens_the_flowgraph(grc, tmp_path):
+    """GNU Radio Companion itself (GTK, under Xvfb) loads the flowgraph with the
+    Array Calibration blocks and no error; stopped once it says it is done."""
+    assert shutil.which("xvfb-run"), "xvfb-run missing: ./bootstrap installs xvfb"
+    env = grc_env()
+    env.pop("QT_QPA_PLATFORM")
+    # GRC writes its config in HOME, xvfb-run its auth file in TMPDIR
+    env.update(HOME=str(tmp_path), TMPDIR=str(tmp_path), PYTHONUNBUFFERED="1")
+    log = tmp_path / "grc.txt"
+    with open(log, "wb") as f:
+        p = subprocess.Popen(["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24",
+                              "gnuradio-companion", str(grc)], stdout=f,
+                             stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        try:
+            wait_for(lambda: ">>> Done" in log.read_text() or p.poll() is not None, 150,
+                     "GRC to load the flowgraph")
+            text = log.read_text()
+            assert p.poll() is None, f"GRC exited ({p.returncode}):\n{text}"
+        finally:
+            os.killpg(p.pid, signal.SIGTERM)   # xvfb-run then removes its auth file
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+    assert f'Loading: "{grc}"' in text, text
+    for bad in ("Error", "Traceback", "Namespace", "not found", "Warning"):
+        assert bad not in text, text
