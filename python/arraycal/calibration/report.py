@@ -153,16 +153,3 @@ def write_report(out_dir, array, est, result, doc, track=None):
     fig.savefig(os.path.join(out_dir, "track.png"), dpi=110)
     plt.close(fig)
 
-
-def write_report_inputs(out_dir, array, est, freq_hz):
-    """array.yaml and frames.npz beside calibration.json: what `arraycal report OUT`
-    regenerates the report from (rx and demo output directories too)."""
-    import yaml
-    from . import geometry
-    atomic_write_text(os.path.join(out_dir, "array.yaml"),
-                      yaml.safe_dump(geometry.array_to_dict(array), sort_keys=False))
-    t, alpha, tx, snr = est.frames()
-    path = os.path.join(out_dir, "frames.npz")
-    tmp = path + ".tmp.npz"
-    np.savez_compressed(tmp, t=t, alpha=alpha, tx=tx, snr=snr, freq=float(freq_hz))
-    os.replace(tmp, path)

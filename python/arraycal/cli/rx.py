@@ -4,10 +4,11 @@
 #
 """`arraycal rx`: the live receiver (UHD, ZMQ or a recording)."""
 
+import argparse
 import time
 
 from ..errors import UserError
-from .common import eng_float, triple, run_flowgraph, print_offsets
+from .common import eng_float, print_offsets, print_verdict, run_flowgraph, triple
 
 
 # ---------------------------------------------------------------- rx
@@ -61,6 +62,8 @@ def add_rx(sub):
                                      "file (with a live --tx-gnss, read at the start)")
     p.add_argument("--rx-position", type=triple, help="LAT,LON,HEIGHT of the array antenna")
     p.add_argument("--store", help="calibration store (default: the user store)")
+    p.add_argument("--joint-geometry", action=argparse.BooleanOptionalAction, default=True,
+                   help="fit the heading and the radio-to-GNSS time offset (default on)")
     p.set_defaults(func=_cmd_rx)
 
 
@@ -119,13 +122,13 @@ def _check_gnss(args):
                         "(or give both as log files)")
     origin = tuple(args.rx_position) if args.rx_position is not None else None
     if _is_zmq(args.tx_gnss) and args.rx_gnss and not _is_zmq(args.rx_gnss):
-        from ..calibration.pipeline import read_gnss, _median_position
+        from ..calibration.pipeline import read_gnss, median_position
         from ..gnss import ubx as gnss
         fixes, _ = read_gnss(args.rx_gnss, "rx")   # live offsets need it now
         good, _ = geometry.gate(gnss.require_fixes(fixes, args.rx_gnss), geometry.QualityGate())
         if not good:
             raise UserError(f"{args.rx_gnss}: all receiver fixes fail the quality gate")
-        origin = _median_position(good)
+        origin = median_position(good)
     for opt, path in (("--tx-gnss", args.tx_gnss), ("--rx-gnss", args.rx_gnss)):
         if path and not _is_zmq(path) and not os.path.isfile(path):
             if _is_zmq(args.tx_gnss):
@@ -141,7 +144,8 @@ def _cmd_rx(args):
     array, origin = _check_gnss(args)
     from gnuradio import gr
     from ..arraycal_python import los_logger
-    from ..radio.rx import offset_estimator, rx_source, sigmf_sink, ubx_pdu_decoder
+    from ..calibration.live import offset_estimator
+    from ..radio.rx import rx_source, sigmf_sink, ubx_pdu_decoder
     from ..radio.rx_chain import rx_chain
     os.makedirs(args.out, exist_ok=True)
     next_pps = None
@@ -239,40 +243,41 @@ def _cmd_rx(args):
         return 0
     serials = [args.serial] if args.serial else []
     if live is not None:
-        _write_live_calibration(args, array, live, serials)
-        return 0
+        return _write_live_calibration(args, array, live, serials)
     from ..calibration.pipeline import calibrate_from_los
-    from ..calibration.report import write_report_inputs
     s = calibrate_from_los(los_path, args.array, args.tx_gnss, args.out, args.freq,
                            args.rate, rx_gnss=args.rx_gnss, rx_position=args.rx_position,
                            store=args.store, method=args.method, gain_db=args.gain,
-                           serials=serials)
-    write_report_inputs(args.out, array, s["estimator"], args.freq)
+                           joint=args.joint_geometry, serials=serials)
     print_offsets(s["doc"])
-    print(f"wrote {args.out}/calibration.json; stored {s['store_path']}")
+    code = print_verdict(s["doc"])
+    print(f"wrote {args.out}/calibration.json; "
+          + (f"stored {s['store_path']}" if s["store_path"] else "not stored"))
+    return code
     return 0
 
 
 def _write_live_calibration(args, array, live, serials):
-    """The live estimator's final estimate as OUT/calibration.json, the store and a report."""
-    import os
-    from ..calibration import store as calstore
-    from ..calibration.report import write_report, write_report_inputs
-    from ..fileio import atomic_write_json
-    r = live.estimate()
-    if r is None:
+    """The live estimator's frames and GNSS track, calibrated at the end like any other:
+    OUT/calibration.json, frames.npz, report, the store."""
+    from ..calibration import pipeline
+    with live.lock:
+        track, until = live._track()
+    if track is None:
         raise UserError(f"no calibration: {len(live.tx_fixes)} transmitter and "
                         f"{len(live.rx_fixes)} array fixes arrived over ZMQ, "
                         f"{live.est.frames_seen} frames (is the GNSS publisher running?)")
-    doc = calstore.make_document(array, r, args.rate, args.gain, serials, method=args.method,
-                                 quality={"los_log": "los.csv", "tx_fixes": len(live.tx_fixes),
-                                          "live": True})
-    atomic_write_json(os.path.join(args.out, "calibration.json"), doc)
-    path = calstore.Store(args.store).add(doc)
-    write_report_inputs(args.out, array, live.est, args.freq)
-    write_report(args.out, array, live.est, r, doc)
-    print_offsets(doc)
-    print(f"wrote {args.out}/calibration.json, report.txt; stored {path}")
+    live.est.tx_track = track
+    s = pipeline.calibrate(live.est, array, sample_rate=args.rate, method=args.method,
+                           out_dir=args.out, store=args.store, joint=args.joint_geometry,
+                           gain_db=args.gain, serials=serials, until=until,
+                           quality={"los_log": "los.csv", "tx_fixes": len(live.tx_fixes),
+                                    "live": True})
+    print_offsets(s["doc"])
+    code = print_verdict(s["doc"])
+    print(f"wrote {args.out}/calibration.json, report.txt; "
+          + (f"stored {s['store_path']}" if s["store_path"] else "not stored"))
+    return code
 
 
 def _read_next_pps(port, timeout=5.0):
