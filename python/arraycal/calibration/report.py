@@ -152,4 +152,3 @@ def write_report(out_dir, array, est, result, doc, track=None):
     fig.tight_layout()
     fig.savefig(os.path.join(out_dir, "track.png"), dpi=110)
     plt.close(fig)
-
