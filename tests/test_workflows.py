@@ -538,7 +538,7 @@ def test_demo_output_reports_and_cal_export_takes_the_listed_number(tmp_path):
         z = complex(e["offset"]["re"], e["offset"]["im"])
         assert complex(*w[e["channel"], 1:]) == pytest.approx(1 / z, rel=1e-6)
     bad = run_cli("cal", "export", "0", "--store", store, "--out", tmp_path / "x.csv")
-    assert_one_line_error(bad, "no calibration #0", "1 (oldest) to 1 (newest)")
+    assert_one_line_error(bad, "no calibration '0'", "1 (oldest) to 1 (newest)")
     assert not (tmp_path / "x.csv").exists()
 
 

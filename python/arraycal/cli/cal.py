@@ -51,7 +51,7 @@ def _cmd_cal(args):
     if args.ref.isdigit() and not os.path.exists(args.ref):
         n = len(store.entries())
         if not 1 <= int(args.ref) <= n:
-            raise UserError(f"no calibration #{args.ref} in {store.root}: `arraycal cal list` "
+            raise UserError(f"no calibration '{args.ref}' in {store.root}: `arraycal cal list` "
                             + (f"numbers them 1 (oldest) to {n} (newest)" if n else
                                "shows none"))
     path, doc = store.find(args.ref)
