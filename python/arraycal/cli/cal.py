@@ -4,6 +4,7 @@
 #
 """`arraycal cal list | show | export`: the calibration store."""
 
+import os
 
 from ..errors import UserError
 from .common import Parser, print_offsets
@@ -21,7 +22,7 @@ def add_cal(sub):
         c = csub.add_parser(name, help=helptext)
         c.add_argument("--store", help="store directory (default: the user store)")
         if name != "list":
-            c.add_argument("ref", help="index from 'cal list', file name or path")
+            c.add_argument("ref", help="number from 'cal list' (1 = oldest), file name or path")
         if name == "export":
             c.add_argument("--format", choices=("json", "csv", "weights"), default="json",
                            help="weights: channel,re,im of the correction 1/offset")
@@ -45,8 +46,14 @@ def _cmd_cal(args):
             print(f"{i:3d} {d['created'][:24]:24s} {d['array'][:16]:16s} "
                   f"{d['freq_hz'] / 1e6:10.3f} {d['sample_rate'] / 1e6:6g} {g:>5s} "
                   f"{str(d.get('method', ''))[:6]:6s} {len(d['elements']):8d}  "
-                  f"{__import__('os').path.basename(p)}")
+                  f"{os.path.basename(p)}")
         return 0
+    if args.ref.isdigit() and not os.path.exists(args.ref):
+        n = len(store.entries())
+        if not 1 <= int(args.ref) <= n:
+            raise UserError(f"no calibration '{args.ref}' in {store.root}: `arraycal cal list` "
+                            + (f"numbers them 1 (oldest) to {n} (newest)" if n else
+                               "shows none"))
     path, doc = store.find(args.ref)
     if args.cal_verb == "show":
         print(f"{path}\n{doc['array']} at {doc['freq_hz'] / 1e6:.3f} MHz, "
