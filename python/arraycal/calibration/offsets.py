@@ -55,6 +55,7 @@ class OffsetResult:
     lever_arm_correction_m: list = None
     lever_arm_std_m: list = None
     joint: bool = False
+    two_ray: object = None    # multipath.TwoRayFit when a ground model was asked for
 
     def element(self, eid):
         return next(e for e in self.elements if e.id == eid)
@@ -228,7 +229,10 @@ class OffsetEstimator:
                                          if heading_deg is None else heading_deg)
 
     # ---- estimates -------------------------------------------------------------
-    def estimate(self, joint=False, fit_lever_arm=False, until=None):
+    def estimate(self, joint=False, fit_lever_arm=False, until=None, ground=None):
+        """ground: None (LoS only), True (the array file's ground_height_m, searched
+        when absent) or a multipath.GroundModel: a two-ray term fitted jointly, kept
+        when significant (result.two_ray says which and why)."""
         rejected = dict(self.rejected)
         missing = self.positions_missing(until) if self.stored else 0
         if missing:
@@ -249,6 +253,9 @@ class OffsetEstimator:
                      "lever_arm_correction_m": list(map(float, lever)),
                      "lever_arm_std_m": fit["lever_arm_std_m"]}
         ratio, _ = self.compensated(heading, lever, until)
+        two_ray = None
+        if ground is not None and ground is not False and ratio.shape[1] > 1:
+            ratio, two_ray = self._two_ray(ratio, heading, lever, until, ground)
         out = []
         kept_any = np.zeros(ratio.shape[0], bool)
         for k, e in enumerate(self.array.elements):
@@ -269,7 +276,27 @@ class OffsetEstimator:
                                                     self.accepted / self.stored))
                                           if until is not None else 0)
         return OffsetResult(self.freq, self.array.reference, out, self.frames_seen,
-                            used, rej, heading, hc, joint=joint, **extra)
+                            used, rej, heading, hc, joint=joint, two_ray=two_ray, **extra)
+
+    def _two_ray(self, ratio, heading, lever, until, ground):
+        """The two-ray fit (calibration.multipath) and the ratios with its factor divided
+        out when it is kept."""
+        from . import multipath
+        if ground is True:
+            ground = multipath.GroundModel(height_m=getattr(self.array, "ground_height_m", None))
+        _, alpha, tx, snr = self.frames(until)
+        elem = self.array.element_enu(heading, lever)
+        r = self.array.ref_index()
+        eps0 = np.array([robust_circular(ratio[:, k])[0] if k != r else 1.0
+                         for k in range(ratio.shape[1])])
+        fit = multipath.fit_two_ray(alpha, tx, elem, self.lam, r, ground, snr, eps0=eps0)
+        if ground.height_m is None:
+            fit.note += (f"; ground height not given: {fit.height_m:.3f} m fitted within "
+                         f"{ground.height_bounds_m[0]:g}..{ground.height_bounds_m[1]:g} m")
+        if fit.used:
+            f = multipath.two_ray_factor(tx, elem, self.lam, fit)
+            ratio = ratio / (f / f[:, [r]])
+        return ratio, fit
 
     def fit_geometry(self, fit_lever_arm=False, search_deg=15.0):
         """Heading (and lever arm) correction that makes the relative phases follow
