@@ -50,8 +50,9 @@ class GroundModel:
     height_tolerance_m: float = 0.1
     fresnel: str = None
     max_fit_frames: int = 4000
-    min_improvement: float = 0.01
+    min_improvement: float = 0.05
     min_significance: float = 5.0
+    smooth_height_s: float = 2.0
 
     def __post_init__(self):
         lo, hi = map(float, self.height_bounds_m)

@@ -284,7 +284,8 @@ class OffsetEstimator:
         from . import multipath
         if ground is True:
             ground = multipath.GroundModel(height_m=getattr(self.array, "ground_height_m", None))
-        _, alpha, tx, snr = self.frames(until)
+        t, alpha, tx, snr = self.frames(until)
+        tx = multipath.smooth_height(t, tx, ground.smooth_height_s)
         elem = self.array.element_enu(heading, lever)
         r = self.array.ref_index()
         eps0 = np.array([robust_circular(ratio[:, k])[0] if k != r else 1.0
