@@ -226,3 +226,31 @@ def test_array_file_ground_height_property(v):
         else:
             with pytest.raises(UserError, match="ground_height_m"):
                 geometry.parse_array(_doc(ground_height_m=v))
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("method", ["fft", "apes"])
+def test_whole_chain_measured_case(method, tmp_path):
+    # the measured case through the real flowgraph: channel emulator (8 elements, 3 GHz,
+    # ground 6 m below, a drone arc 25 m out and 15 m up, reflection -10.5 dB, 1 cm RTK
+    # noise), the C++ receive chain, the GNSS reader; at 1 MS/s for 5 s to keep it cheap.
+    # Today's model is off by several degrees; the two-ray fit reaches the target
+    # (<= 2 deg, <= 0.2 dB) with the height given, and with it searched.
+    from gnuradio.arraycal.sim.demo import run_demo
+    r = run_demo(str(tmp_path / "d"), "orbit", 3e9, 1e6, 5.0, 8, method, store=False,
+                 progress=False, reflection=-0.3, ground_height_m=6.0, two_ray=True)
+    truth, est = r["truth"], r["estimator"]
+
+    def err(res):
+        z = np.array([e.offset / truth[e.id] for e in res.elements])
+        return (float(np.max(np.abs(np.degrees(np.angle(z))))),
+                float(np.max(np.abs(20 * np.log10(np.abs(z))))))
+    today = err(est.estimate())
+    assert today[0] > 4.0, today
+    ph, db = err(r["result"])
+    assert r["result"].two_ray.used
+    assert ph <= 1.0 and db <= 0.15, (ph, db)
+    assert r["doc"]["quality"]["two_ray"]["used"]
+    assert (tmp_path / "d" / "two_ray.png").is_file()
+    ph, db = err(est.estimate(ground=multipath.GroundModel()))
+    assert ph <= 2.0 and db <= 0.2, (ph, db)

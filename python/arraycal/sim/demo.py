@@ -50,7 +50,12 @@ def demo_array(elements, freq_hz, spacing=None):
 def run_demo(out_dir="arraycal-demo", scenario="snake", freq_hz=1.3e9, samp_rate=4e6,
              duration_s=40.0, elements=2, method="fft", snr_db=20.0, seed=1, store=None,
              heading_error_deg=0.0, joint=False, progress=True, log=print, reflection=None,
-             gnss_sigma=0.01):
+             gnss_sigma=0.01, ground_height_m=1.5, two_ray=False, ground_known=True,
+             permittivity=None):
+    """reflection: the ground's coefficient (None: the emulator's default), or with
+    permittivity Fresnel's; ground_height_m: the array's GNSS antenna above the ground.
+    two_ray: calibrate with the two-ray model (the array file then carries the ground
+    height when ground_known, else the height is searched)."""
     os.makedirs(out_dir, exist_ok=True)
     array = demo_array(elements, freq_hz)
     tx_ubx, rx_ubx = os.path.join(out_dir, "tx.ubx"), os.path.join(out_dir, "rx.ubx")
@@ -75,10 +80,14 @@ def run_demo(out_dir="arraycal-demo", scenario="snake", freq_hz=1.3e9, samp_rate
 
     emu = channel_emulator(array, freq_hz, samp_rate, scenario, duration_s, None, snr_db,
                            reflection_gamma=reflection, tx_ubx=tx_ubx, rx_ubx=rx_ubx, seed=seed,
-                           gnss_sigma_m=gnss_sigma, progress=on_progress)
+                           gnss_sigma_m=gnss_sigma, progress=on_progress,
+                           ground_height_m=ground_height_m, ground_permittivity=permittivity)
     # the array file the user would have: possibly with a compass error
-    believed = geometry.parse_array(dict(geometry.array_to_dict(array),
-                                         heading_deg=array.heading_deg + heading_error_deg))
+    believed_doc = dict(geometry.array_to_dict(array),
+                        heading_deg=array.heading_deg + heading_error_deg)
+    if ground_known:
+        believed_doc["ground_height_m"] = float(ground_height_m)
+    believed = geometry.parse_array(believed_doc)
     est = OffsetEstimator(believed, freq_hz, None, max_frames=200000)
     sink = LosSink(os.path.join(out_dir, "los.csv.tmp"), est)
     src = packet_source("", samp_rate, 1.0, duration_s)
@@ -106,19 +115,23 @@ def run_demo(out_dir="arraycal-demo", scenario="snake", freq_hz=1.3e9, samp_rate
     rx_good, _ = geometry.gate(gnss.require_fixes(rx_fixes, rx_ubx), q)
     origin = _median_position(rx_good)
     est.tx_track = geometry.Track(tx_good, origin)
-    result = est.estimate(joint=joint)
+    result = est.estimate(joint=joint, ground=True if two_ray else None)
     stats = chain.stats()
     doc = calstore.make_document(believed, result, samp_rate, None, ["SIMULATED"], method,
                                  quality={"simulated": True, "scenario": scenario,
                                           "duration_s": duration_s, "snr_db": snr_db,
                                           "frames_detected": stats["frames"],
                                           "tx_fixes": len(tx_fixes), "tx_fixes_rejected": tx_rej,
-                                          "leap_seconds": tx_dec.stats.leap_seconds})
+                                          "leap_seconds": tx_dec.stats.leap_seconds,
+                                          **({"two_ray": result.two_ray.as_dict()}
+                                             if result.two_ray is not None else {})})
     from ..fileio import atomic_write_json
     atomic_write_json(os.path.join(out_dir, "calibration.json"), doc)
     store_path = calstore.Store(store).add(doc) if store is not False else None
-    from ..calibration.report import write_report
+    from ..calibration.report import write_report, write_two_ray_figure
     write_report(out_dir, believed, est, result, doc)
+    if result.two_ray is not None:
+        write_two_ray_figure(out_dir, est, result)
     return {"doc": doc, "truth": emu.truth(), "elapsed_s": elapsed, "array": array,
             "emulator": emu,
             "store_path": store_path, "stats": stats, "result": result, "believed": believed,
