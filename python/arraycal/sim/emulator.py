@@ -332,7 +332,15 @@ class channel_emulator(gr.sync_block):
         p0 = self.phase + w0 * start
         common = (np.exp(1j * (np.mod(p0 + w0 * K * np.arange(B), 2 * np.pi)))[:, None] *
                   np.exp(1j * w0 * np.arange(K))[None, :]).reshape(n)
-        walk = np.cumsum(self.rng.normal(0, self.pn, n)) if self.pn else None
+        walk = None
+        if self.pn:
+            # the random walk drawn every 32 samples and interpolated: its per-sample
+            # steps (1e-5 rad) are far below anything the receiver resolves
+            D = 32
+            m = -(-n // D)
+            knots = np.concatenate([[0.0], np.cumsum(self.rng.normal(0, self.pn * math.sqrt(D),
+                                                                      m))])
+            walk = np.interp(np.arange(1, n + 1) / D, np.arange(m + 1), knots)
         if walk is not None:
             wc = walk - walk[-1] / 2
             common = common * np.exp(1j * walk[-1] / 2) * (1 + 1j * wc - wc * wc / 2)
