@@ -233,11 +233,11 @@ def test_array_file_ground_height_property(v):
 def test_whole_chain_measured_case(method, tmp_path):
     # the measured case through the real flowgraph: channel emulator (8 elements, 3 GHz,
     # ground 6 m below, a drone arc 25 m out and 15 m up, reflection -10.5 dB, 1 cm RTK
-    # noise), the C++ receive chain, the GNSS reader; at 1 MS/s for 5 s to keep it cheap.
+    # noise), the C++ receive chain, the GNSS reader; at 1 MS/s for 6 s to keep it cheap.
     # Today's model is off by several degrees; the two-ray fit reaches the target
     # (<= 2 deg, <= 0.2 dB) with the height given, and with it searched.
     from gnuradio.arraycal.sim.demo import run_demo
-    r = run_demo(str(tmp_path / "d"), "orbit", 3e9, 1e6, 5.0, 8, method, store=False,
+    r = run_demo(str(tmp_path / "d"), "orbit", 3e9, 1e6, 6.0, 8, method, store=False,
                  progress=False, reflection=-0.3, ground_height_m=6.0, two_ray=True)
     truth, est = r["truth"], r["estimator"]
 
