@@ -302,3 +302,21 @@ def test_emulator_block_matches_exact_per_element_delays(scenario, ground, perm)
             want = np.fft.ifft(X * H * emu.eps_vec[k] * emu.scale) * lo
             got = outs[k][b * K:(b + 1) * K]
             assert np.max(np.abs(got - want)) < 1e-4 * np.max(np.abs(want)), (b, k)
+
+
+@pytest.mark.timeout(300)
+@settings(max_examples=6, deadline=None)
+@given(st.one_of(st.tuples(st.just("--ground-height"),
+                           st.one_of(st.floats(max_value=0.0, allow_nan=False),
+                                     st.floats(min_value=1000.001, allow_infinity=False),
+                                     st.just("nan"))),
+                 st.tuples(st.just("--reflection"),
+                           st.one_of(st.floats(min_value=1.0001, allow_infinity=False),
+                                     st.floats(max_value=-1.0001, allow_infinity=False),
+                                     st.just("nan")))))
+def test_demo_cli_ground_numbers_property(arg):
+    # out-of-range ground heights and reflection coefficients: one line, exit 2
+    from conftest import assert_one_line_error, run_cli
+    opt, v = arg
+    p = run_cli("demo", "--quiet", opt, str(v), "--duration", "1")
+    assert_one_line_error(p, "ground height" if opt == "--ground-height" else "reflection")
