@@ -12,6 +12,8 @@ Array file (YAML):
     gnss_antenna_m: [0.0775, -0.10, 0.25]   # the array's GNSS antenna, same frame
     heading_deg: 30.0                # boresight azimuth, degrees from true north
     reference: A
+    ground_height_m: 6.0             # optional: the GNSS antenna above the reflecting
+                                     # ground (a tape measure), for the two-ray model
 Geodetic <-> local ENU with pymap3d (WGS84).
 """
 
@@ -43,6 +45,7 @@ class ArrayGeometry:
     heading_deg: float
     reference: str
     source: str = ""
+    ground_height_m: float = None
 
     @property
     def channels(self):
@@ -95,7 +98,7 @@ def parse_array(doc, src="<array>"):
         if key not in doc:
             _fail(src, f"missing '{key}'")
     unknown = set(doc) - {"name", "elements", "gnss_antenna_m", "heading_deg", "reference",
-                          "description", "notes"}
+                          "description", "notes", "ground_height_m"}
     if unknown:
         _fail(src, f"unknown key(s) {', '.join(sorted(unknown))}")
     els = doc["elements"]
@@ -129,8 +132,18 @@ def parse_array(doc, src="<array>"):
     ref = str(doc["reference"])
     if ref not in ids:
         _fail(src, f"reference '{ref}' is not one of the element ids {sorted(ids)}")
+    ground = doc.get("ground_height_m")
+    if ground is not None:
+        try:
+            ground = float(ground) if not isinstance(ground, bool) else None
+        except (TypeError, ValueError):
+            ground = None
+        if ground is None or not math.isfinite(ground) or ground <= 0:
+            _fail(src, "ground_height_m must be a positive number of metres (the GNSS "
+                       "antenna's height above the ground)")
     return ArrayGeometry(str(doc["name"]), elements,
-                         _vec3(doc["gnss_antenna_m"], src, "gnss_antenna_m"), heading, ref, src)
+                         _vec3(doc["gnss_antenna_m"], src, "gnss_antenna_m"), heading, ref, src,
+                         ground)
 
 
 def load_array(path):
@@ -148,11 +161,14 @@ def load_array(path):
 
 
 def array_to_dict(a):
-    return {"name": a.name,
-            "elements": [{"id": e.id, "channel": e.channel,
-                          "position_m": [float(x) for x in e.position_m]} for e in a.elements],
-            "gnss_antenna_m": [float(x) for x in a.gnss_antenna_m],
-            "heading_deg": float(a.heading_deg), "reference": a.reference}
+    d = {"name": a.name,
+         "elements": [{"id": e.id, "channel": e.channel,
+                       "position_m": [float(x) for x in e.position_m]} for e in a.elements],
+         "gnss_antenna_m": [float(x) for x in a.gnss_antenna_m],
+         "heading_deg": float(a.heading_deg), "reference": a.reference}
+    if a.ground_height_m is not None:
+        d["ground_height_m"] = float(a.ground_height_m)
+    return d
 
 
 # ---- positions over time ----------------------------------------------------

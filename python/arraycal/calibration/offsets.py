@@ -58,6 +58,7 @@ class OffsetResult:
     time_offset_s: float = 0.0       # GNSS time minus the frames' time stamps (fitted)
     time_offset_std_s: float = None
     fit: dict = None                 # the joint geometry fit's figures (fit_geometry)
+    two_ray: object = None    # multipath.TwoRayFit when a ground model was asked for
 
     def element(self, eid):
         return next(e for e in self.elements if e.id == eid)
@@ -135,6 +136,7 @@ class OffsetEstimator:
         self.frames_seen = 0
         self.accepted = 0
         self.rejected = {}
+        self.ground = None   # estimate()'s default ground model (see estimate)
         self.time_offset_s = 0.0   # added to the frames' times to look up positions
 
     @classmethod
@@ -269,7 +271,13 @@ class OffsetEstimator:
                                          if heading_deg is None else heading_deg)
 
     # ---- estimates -------------------------------------------------------------
-    def estimate(self, joint=False, fit_lever_arm=False, until=None):
+    def estimate(self, joint=False, fit_lever_arm=False, until=None, ground=None):
+        """ground: False (LoS only), True (the array file's ground_height_m, searched
+        when absent) or a multipath.GroundModel: a two-ray term fitted jointly, kept
+        when significant (result.two_ray says which and why). None takes self.ground
+        (None, LoS only, unless a caller set it)."""
+        if ground is None:
+            ground = self.ground
         rejected = dict(self.rejected)
         missing = self.positions_missing(until) if self.stored else 0
         if missing:
@@ -295,6 +303,9 @@ class OffsetEstimator:
                      "time_offset_s": fit["time_offset_s"],
                      "time_offset_std_s": fit["time_offset_std_s"], "fit": fit}
         ratio, _ = self.compensated(heading, lever, until)
+        two_ray = None
+        if ground is not None and ground is not False and ratio.shape[1] > 1:
+            ratio, two_ray = self._two_ray(ratio, heading, lever, until, ground)
         out = []
         kept_any = np.zeros(ratio.shape[0], bool)
         for k, e in enumerate(self.array.elements):
@@ -315,7 +326,28 @@ class OffsetEstimator:
                                                     self.accepted / self.stored))
                                           if until is not None else 0)
         return OffsetResult(self.freq, self.array.reference, out, self.frames_seen,
-                            used, rej, heading, hc, joint=joint, **extra)
+                            used, rej, heading, hc, joint=joint, two_ray=two_ray, **extra)
+
+    def _two_ray(self, ratio, heading, lever, until, ground):
+        """The two-ray fit (calibration.multipath) and the ratios with its factor divided
+        out when it is kept."""
+        from . import multipath
+        if ground is True:
+            ground = multipath.GroundModel(height_m=getattr(self.array, "ground_height_m", None))
+        t, alpha, tx, snr = self.frames(until)
+        tx = multipath.smooth_height(t, tx, ground.smooth_height_s)
+        elem = self.array.element_enu(heading, lever)
+        r = self.array.ref_index()
+        eps0 = np.array([robust_circular(ratio[:, k])[0] if k != r else 1.0
+                         for k in range(ratio.shape[1])])
+        fit = multipath.fit_two_ray(alpha, tx, elem, self.lam, r, ground, snr, eps0=eps0)
+        if ground.height_m is None:
+            fit.note += (f"; ground height not given: {fit.height_m:.3f} m fitted within "
+                         f"{ground.height_bounds_m[0]:g}..{ground.height_bounds_m[1]:g} m")
+        if fit.used:
+            f = multipath.two_ray_factor(tx, elem, self.lam, fit)
+            ratio = ratio / (f / f[:, [r]])
+        return ratio, fit
 
     # the joint fit's search ranges and what "identified" means (docs/design.md)
     HEADING_SEARCH_DEG = 180.0      # the whole circle: a heading in radians is ~30 deg off

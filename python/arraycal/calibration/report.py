@@ -181,3 +181,44 @@ def write_report(out_dir, array, est, result, doc, track=None):
     fig.tight_layout()
     fig.savefig(os.path.join(out_dir, "track.png"), dpi=110)
     plt.close(fig)
+
+
+def write_two_ray_figure(out_dir, est, result):
+    """two_ray.png: the fitted ground reflection and the fit's residual per frame with and
+    without it (result.two_ray from estimate(ground=...)); nothing without a fit."""
+    fit = result.two_ray
+    if fit is None or fit.frame_index is None or est.stored == 0:
+        return None
+    plt = _plt()
+    t, _, tx, _ = est.frames()
+    tt = (t - t[0])[fit.frame_index]
+    fig, ax = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [2, 1]})
+    ax[0].semilogy(tt, fit.frame_residual_los, ".", ms=2, label="LoS only")
+    ax[0].semilogy(tt, fit.frame_residual_two_ray, ".", ms=2, label="LoS + ground reflection")
+    ax[0].set_xlabel("time (s)")
+    ax[0].set_ylabel("weighted residual rms per frame")
+    ax[0].set_title(f"residual {fit.residual_rms_los:.3g} -> {fit.residual_rms_two_ray:.3g}"
+                    + ("" if fit.used else " (term not kept)"))
+    ax[0].legend(fontsize=8)
+    ax[0].grid(alpha=0.3, which="both")
+    # the reflection coefficient in the complex plane, with its 1-sigma circle
+    th = np.linspace(0, 2 * np.pi, 100)
+    ax[1].plot(np.cos(th), np.sin(th), color="0.7", lw=0.8)
+    ax[1].plot(fit.gamma.real, fit.gamma.imag, "o", color="C1")
+    ax[1].plot(fit.gamma.real + fit.gamma_std * np.cos(th),
+               fit.gamma.imag + fit.gamma_std * np.sin(th), color="C1", lw=0.8)
+    ax[1].axhline(0, color="0.5", lw=0.5)
+    ax[1].axvline(0, color="0.5", lw=0.5)
+    ax[1].set_aspect("equal")
+    ax[1].set_xlim(-1.05, 1.05)
+    ax[1].set_ylim(-1.05, 1.05)
+    src = "given" if fit.height_given else "fitted"
+    ax[1].set_title(f"reflection {fit.gamma_db:.1f} dB, {fit.gamma_phase_deg:.0f} deg\n"
+                    f"ground {fit.height_m:.3f} m ({src})", fontsize=9)
+    ax[1].set_xlabel("Re Gamma")
+    ax[1].set_ylabel("Im Gamma")
+    fig.tight_layout()
+    path = os.path.join(out_dir, "two_ray.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -34,6 +34,13 @@ def add_demo(sub):
     p.add_argument("--joint-geometry", action=argparse.BooleanOptionalAction, default=True,
                    help="fit the heading and the radio-to-GNSS time offset with the offsets "
                         "(default on)")
+    p.add_argument("--ground-height", type=eng_float, default=1.5,
+                   help="the array's GNSS antenna above the reflecting ground, m (1.5)")
+    p.add_argument("--reflection", type=eng_float, default=None,
+                   help="the ground's reflection coefficient (default -0.3 outdoors, "
+                        "0 on the turntable)")
+    p.add_argument("--two-ray", action="store_true",
+                   help="calibrate with the two-ray (ground reflection) model")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", default="arraycal-demo", help="output directory")
     p.add_argument("--store", help="calibration store (default: the user store)")
@@ -47,12 +54,17 @@ def _cmd_demo(args):
         raise UserError("a calibration needs at least 2 elements")
     if not 0 < args.duration <= 3600:
         raise UserError("duration must be in (0, 3600] s")
+    if not 0 < args.ground_height <= 1000:
+        raise UserError("ground height must be in (0, 1000] m")
+    if args.reflection is not None and not abs(args.reflection) <= 1:
+        raise UserError("the reflection coefficient must be in [-1, 1]")
     print(f"arraycal demo: {args.scenario} campaign, {args.duration:g} s, {args.elements} "
           f"elements, {args.freq / 1e9:g} GHz, {args.rate / 1e6:g} MS/s, SNR {args.snr:g} dB, "
           f"method {args.method}", flush=True)
     r = run_demo(args.out, args.scenario, args.freq, args.rate, args.duration, args.elements,
                  args.method, args.snr, args.seed, args.store, args.heading_error,
-                 args.joint_geometry, progress=not args.quiet)
+                 args.joint_geometry, progress=not args.quiet, reflection=args.reflection,
+                 ground_height_m=args.ground_height, two_ray=args.two_ray)
     doc = r["doc"]
     q = doc["quality"]
     table, worst = comparison_table(doc, r["truth"])
@@ -61,6 +73,11 @@ def _cmd_demo(args):
     if args.heading_error:
         print(f"(the array file's heading was {args.heading_error:+g} deg off)")
     print(table)
+    if q.get("two_ray"):
+        tr = q["two_ray"]
+        print(f"two-ray: reflection {tr['gamma_db']:.1f} dB at {tr['gamma_phase_deg']:.0f} deg, "
+              f"ground {tr['ground_height_m']:.3f} m; residual {tr['residual_rms_los']:.4f} "
+              f"-> {tr['residual_rms_two_ray']:.4f}; {tr['note']}")
     print(f"worst error: {worst[0]:.3f} deg, {worst[1]:.3f} dB")
     code = print_verdict(doc)
     print(f"wrote {args.out}/calibration.json, los.csv, report.txt, figures"

@@ -45,9 +45,15 @@ def demo_array(elements, freq_hz, spacing=None):
 def run_demo(out_dir="arraycal-demo", scenario="snake", freq_hz=1.3e9, samp_rate=4e6,
              duration_s=40.0, elements=2, method="fft", snr_db=20.0, seed=1, store=None,
              heading_error_deg=0.0, joint=False, progress=True, log=print, reflection=None,
-             gnss_sigma=0.01):
+             gnss_sigma=0.01, ground_height_m=1.5, two_ray=False, ground_known=True,
+             permittivity=None):
     """The emulated campaign through the receive chain into los.csv, then the
-    calibration pipeline on the emulator's UBX logs, as for a real campaign."""
+    calibration pipeline on the emulator's UBX logs, as for a real campaign.
+
+    reflection: the ground's coefficient (None: the emulator's default), or with
+    permittivity Fresnel's; ground_height_m: the array's GNSS antenna above the ground.
+    two_ray: calibrate with the two-ray model (the array file then carries the ground
+    height when ground_known, else the height is searched)."""
     os.makedirs(out_dir, exist_ok=True)
     array = demo_array(elements, freq_hz)
     tx_ubx, rx_ubx = os.path.join(out_dir, "tx.ubx"), os.path.join(out_dir, "rx.ubx")
@@ -58,10 +64,14 @@ def run_demo(out_dir="arraycal-demo", scenario="snake", freq_hz=1.3e9, samp_rate
     feed = pipeline._Feed(n_total, "demo", progress)
     emu = channel_emulator(array, freq_hz, samp_rate, scenario, duration_s, None, snr_db,
                            reflection_gamma=reflection, tx_ubx=tx_ubx, rx_ubx=rx_ubx, seed=seed,
-                           gnss_sigma_m=gnss_sigma, progress=feed)
+                           gnss_sigma_m=gnss_sigma, progress=feed,
+                           ground_height_m=ground_height_m, ground_permittivity=permittivity)
     # the array file the user would have: possibly with a compass error
-    believed = geometry.parse_array(dict(geometry.array_to_dict(array),
-                                         heading_deg=array.heading_deg + heading_error_deg))
+    believed_doc = dict(geometry.array_to_dict(array),
+                        heading_deg=array.heading_deg + heading_error_deg)
+    if ground_known:
+        believed_doc["ground_height_m"] = float(ground_height_m)
+    believed = geometry.parse_array(believed_doc)
     los_path = os.path.join(out_dir, "los.csv")
     if os.path.exists(los_path):
         os.remove(los_path)
@@ -75,11 +85,20 @@ def run_demo(out_dir="arraycal-demo", scenario="snake", freq_hz=1.3e9, samp_rate
     # the real GNSS path: the logs the emulated receivers wrote
     pos = pipeline.load_positions(tx_ubx, rx_ubx)
     est = pipeline.estimator_from_log(los_path, believed, freq_hz, pos)
+    if two_ray:
+        est.ground = True   # the two-ray model, with the array file's ground height
     q = dict(pos.quality, scenario=scenario, duration_s=duration_s, snr_db=snr_db,
              frames_detected=stats["frames"], leap_seconds=pos.leap_seconds,
              origin=list(pos.origin))
     s = pipeline.calibrate(est, believed, sample_rate=samp_rate, method=method, out_dir=out_dir,
                            store=store, joint=joint, quality=q, simulated=True)
+    if s["result"].two_ray is not None:
+        # the fit in the calibration document and its figure in the report
+        from ..calibration.report import write_two_ray_figure
+        from ..fileio import atomic_write_json
+        s["doc"]["quality"]["two_ray"] = s["result"].two_ray.as_dict()
+        atomic_write_json(os.path.join(out_dir, "calibration.json"), s["doc"])
+        write_two_ray_figure(out_dir, est, s["result"])
     s.update(truth=emu.truth(), elapsed_s=elapsed, array=array, emulator=emu, stats=stats,
              believed=believed)
     return s

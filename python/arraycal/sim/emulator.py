@@ -23,6 +23,7 @@ import numpy as np
 import pmt
 import pymap3d
 from gnuradio import gr
+from scipy import fft as scipy_fft
 
 from ..calibration import geometry
 from .. import timeutil
@@ -73,6 +74,26 @@ def make_trajectory(name, heading_deg=0.0, **kw):
     return SCENARIOS[name](heading_deg=heading_deg, **kw)
 
 
+def _ramp(theta, kc):
+    """exp(j theta_b kc) for the centred integer frequencies kc (B, K), by repeated
+    doubling of the powers of exp(j theta_b) instead of one complex exp per bin."""
+    m = int(np.max(np.abs(kc))) + 1
+    P = np.empty((len(theta), m), complex)
+    P[:, 0] = 1.0
+    w = np.exp(1j * theta)
+    L = 1
+    while L < m:
+        ln = min(L, m - L)
+        P[:, L:L + ln] = P[:, :ln] * w[:, None]
+        w = w * w
+        L += ln
+    idx = np.abs(kc).astype(int)
+    R = P[:, idx]
+    neg = kc < 0
+    R[:, neg] = np.conj(R[:, neg])
+    return R
+
+
 def random_offsets(elements, reference, seed=1, amp_std_db=1.0):
     """Hardware offsets for simulations: uniform phase, amplitude N(0, amp_std_db)."""
     rng = np.random.default_rng(seed)
@@ -93,19 +114,23 @@ class channel_emulator(gr.sync_block):
     scenario: "turntable", "snake" or "orbit", or a callable f(t, T) -> ENU.
     offsets: {element id: complex} hardware offsets; None: random (seeded).
     snr_db: per-sample SNR of the LoS at the scenario's mean range.
-    reflection_gamma: ground reflection coefficient (image source ground_depth_m
-    below the array's GNSS antenna); None: 0 for the turntable (an anechoic
-    chamber), -0.3 outdoors. Not resolvable from the LoS (its path is at most
-    metres longer), it biases each element by the two-ray factor.
+    reflection_gamma: the ground's complex reflection coefficient (image source
+    mirrored in the ground plane ground_height_m below the array's GNSS antenna);
+    None: 0 for the turntable (an anechoic chamber), -0.3 outdoors. Not resolvable
+    from the LoS (its path is at most metres longer), it biases each element by the
+    two-ray factor. ground_permittivity: a complex relative permittivity (eps' - j 60
+    sigma lambda) instead: Fresnel's coefficient at each path's grazing angle, for
+    ground_polarisation 'v' or 'h'.
     duration_s: stop after this much (whole packets); 0 runs on forever.
     tx_ubx / rx_ubx: files to write the transmitter's / array's UBX logs to.
     """
 
     def __init__(self, array, freq_hz=1.3e9, samp_rate=4e6, scenario="snake", duration_s=60.0,
                  offsets=None, snr_db=20.0, cfo_hz=1200.0, phase_noise_deg=0.5,
-                 reflection_gamma=None, ground_depth_m=1.5, packet_len=1278,
+                 reflection_gamma=None, ground_height_m=1.5, packet_len=1278,
                  origin=DEFAULT_ORIGIN, start_utc=DEFAULT_START, gnss_rate=5.0,
-                 gnss_sigma_m=0.01, tx_ubx="", rx_ubx="", seed=1, progress=None, num_chans=0):
+                 gnss_sigma_m=0.01, tx_ubx="", rx_ubx="", seed=1, progress=None, num_chans=0,
+                 ground_permittivity=None, ground_polarisation="v"):
         arr = array if isinstance(array, geometry.ArrayGeometry) else geometry.load_array(array)
         self.array = arr
         self.nch = max(arr.channels) + 1
@@ -119,7 +144,7 @@ class channel_emulator(gr.sync_block):
         self.K = int(packet_len)
         # random draws in fixed blocks of packets, so that a seed gives the
         # same signal whatever sizes the scheduler's work calls have
-        self.block_packets = 8
+        self.block_packets = 32
         self.set_output_multiple(self.K * self.block_packets)
         self.fs, self.freq = float(samp_rate), float(freq_hz)
         self.lam = C / self.freq
@@ -133,7 +158,15 @@ class channel_emulator(gr.sync_block):
         if reflection_gamma is None:
             # an anechoic chamber has no ground; outdoors the ground reflects
             reflection_gamma = 0.0 if scenario == "turntable" else -0.3
-        self.gamma, self.depth = float(reflection_gamma), float(ground_depth_m)
+        self.gamma, self.ground = complex(reflection_gamma), float(ground_height_m)
+        if not self.ground > 0:
+            raise ValueError(f"ground_height_m must be positive, not {ground_height_m}")
+        self.permittivity = None if ground_permittivity is None else complex(
+            ground_permittivity)
+        if ground_polarisation not in ("v", "h"):
+            raise ValueError(f"ground_polarisation must be 'v' or 'h', not "
+                             f"{ground_polarisation!r}")
+        self.polarisation = ground_polarisation
         self.cfo = float(cfo_hz)
         self.pn = math.radians(phase_noise_deg) / math.sqrt(self.fs)  # random walk per sample
         self.rng = np.random.default_rng(seed)
@@ -153,6 +186,7 @@ class channel_emulator(gr.sync_block):
         self.message_port_register_out(pmt.intern("tx_ubx"))
         self.message_port_register_out(pmt.intern("rx_ubx"))
         self._tagged = False
+        self._spec = None
 
     def truth(self):
         """The offsets d_eps_k = eps_k / eps_ref a calibration should find."""
@@ -206,7 +240,41 @@ class channel_emulator(gr.sync_block):
             self.progress(start + n)
         return n
 
+    def _paths(self, tx):
+        """Per packet and element: complex gains and delays (samples) of the LoS and,
+        with a ground, of the reflection from the image source."""
+        d = np.sqrt(np.sum((tx[:, None, :] - self.elem[None, :, :]) ** 2, axis=2))  # (B, N)
+        g = self.lam / (4 * np.pi * d) * np.exp(-2j * np.pi * d / self.lam) * \
+            self.eps_vec[None, :] * self.scale
+        out = [(g, d / C * self.fs)]
+        if self.gamma or self.permittivity is not None:
+            img = tx.copy()
+            img[:, 2] = -2 * self.ground - tx[:, 2]
+            v = img[:, None, :] - self.elem[None, :, :]
+            dr = np.sqrt(np.sum(v * v, axis=2))
+            out.append((self.reflection(np.arcsin(np.clip(-v[..., 2] / dr, -1, 1))) *
+                        self.lam / (4 * np.pi * dr) * np.exp(-2j * np.pi * dr / self.lam) *
+                        self.eps_vec[None, :] * self.scale, dr / C * self.fs))
+        return out
+
+    def reflection(self, psi):
+        """The ground's reflection coefficient at grazing angle psi (rad)."""
+        if self.permittivity is None:
+            return np.full(np.shape(psi), self.gamma, complex)
+        s, c2 = np.sin(psi), np.cos(psi) ** 2
+        root = np.sqrt(self.permittivity - c2)
+        if self.polarisation == "v":
+            return (self.permittivity * s - root) / (self.permittivity * s + root)
+        return (s - root) / (s + root)
+
     def _work_block(self, x, outs, start):
+        """One block of whole packets, vectorised. Each path's delay is applied on the
+        centred DFT grid as exp(-j 2 pi f tau) = exp(-j 2 pi f tau0) sum_j (u delta)^j / j!,
+        tau0 the LoS's mean delay over the elements, delta each element's and path's
+        difference (the array's aperture: 0.01 sample for a metre at 4 MS/s; a ground
+        reflection's extra path) and u = -j 2 pi f, with as many terms as keep the
+        remainder below 1e-4: a few inverse FFTs per packet, whatever the number of
+        elements, instead of one per element and path."""
         n = len(x)
         if not self._tagged:
             whole = math.floor(self.start_gps)
@@ -215,40 +283,79 @@ class channel_emulator(gr.sync_block):
                     pmt.from_uint64(int(whole)), pmt.from_double(self.start_gps - whole)))
             self._tagged = True
         B, K = n // self.K, self.K
-        X = np.fft.fft(x[:n].astype(np.complex128).reshape(B, K), axis=1)
+        x = np.asarray(x[:n], np.complex64).reshape(B, K)
+        # a packet source repeats one packet: the spectrum of a block seen before is kept
+        if self._spec is not None and self._spec[0].shape == x.shape and \
+                np.array_equal(self._spec[0], x):
+            X = self._spec[1]
+        else:
+            X = scipy_fft.fft(x, axis=1)
+            self._spec = (x.copy(), X)
         t = (start + np.arange(B) * K) / self.fs
         tx = np.array([self.traj(ti, self.T) for ti in t])                 # (B, 3)
-        d = np.linalg.norm(tx[:, None, :] - self.elem[None, :, :], axis=2)  # (B, N)
-        g = self.lam / (4 * np.pi * d) * np.exp(-2j * np.pi * d / self.lam) * \
-            self.eps_vec[None, :] * self.scale
-        ramp = np.exp(-2j * np.pi * self.kc[None, None, :] * (d / C * self.fs)[:, :, None] / K)
-        H = g[:, :, None] * ramp
-        if self.gamma:
-            img = tx.copy()
-            img[:, 2] = -2 * self.depth - tx[:, 2]
-            dr = np.linalg.norm(img[:, None, :] - self.elem[None, :, :], axis=2)
-            gr_ = self.gamma * self.lam / (4 * np.pi * dr) * np.exp(-2j * np.pi * dr / self.lam) \
-                * self.eps_vec[None, :] * self.scale
-            H = H + gr_[:, :, None] * np.exp(
-                -2j * np.pi * self.kc[None, None, :] * (dr / C * self.fs)[:, :, None] / K)
-        if K % 2 == 0:  # the Nyquist bin is real: cos of the delay (symmetric band)
-            H[:, :, K // 2] = (g * np.cos(np.pi * d / C * self.fs)) + (
-                (gr_ * np.cos(np.pi * dr / C * self.fs)) if self.gamma else 0)
-        Y = np.fft.ifft(X[:, None, :] * H, axis=2)                       # (B, N, K)
-        ts = (start + np.arange(n)) / self.fs
-        ph = 2 * np.pi * self.cfo * ts + self.phase
+        u = (-2j * np.pi * self.kc / K).astype(np.complex64)               # (K,)
+        Y = np.zeros((B, len(self.elem), K), np.complex64)
+        paths = self._paths(tx)
+        tau0 = paths[0][1].mean(axis=1)                                     # (B,)
+        # the reflection shares the LoS's expansion when it is close enough (a low
+        # ground: 5 terms reach 0.12 sample), else it gets its own
+        groups = [(tau0, paths)]
+        if len(paths) > 1 and np.max(np.abs(paths[1][1] - tau0[:, None])) > 0.12:
+            groups = [(tau0, paths[:1]), (paths[1][1].mean(axis=1), paths[1:])]
+        for t0, grp in groups:
+            dmax = max(float(np.max(np.abs(tau - t0[:, None]))) for _, tau in grp)
+            # Taylor terms for a remainder (pi dmax)^(m+1) / (m+1)! below 1e-4
+            m = 1
+            while (math.pi * dmax) ** (m + 1) / math.factorial(m + 1) > 1e-4 and m < 6:
+                m += 1
+            Z = X * _ramp(-2 * np.pi * t0 / K, self.kc).astype(np.complex64)
+            terms = [Z]
+            for j in range(1, m + 1):
+                terms.append(terms[-1] * (u / np.float32(j)))
+            if K % 2 == 0:
+                # the Nyquist bin is real: cos of the delay (a symmetric band), and its
+                # Taylor terms
+                xn = X[:, K // 2]
+                for j, T in enumerate(terms):
+                    T[:, K // 2] = xn * (np.pi ** j / math.factorial(j) *
+                                         np.cos(np.pi * t0 + j * np.pi / 2))
+            ys = [scipy_fft.ifft(T, axis=1)[:, None, :] for T in terms]
+            for g, tau in grp:
+                dk = (tau - t0[:, None]).astype(np.float32)[:, :, None]
+                acc = ys[m]
+                for j in range(m - 1, -1, -1):
+                    acc = ys[j] + dk * acc
+                Y += g.astype(np.complex64)[:, :, None] * acc
+        # the common LO: CFO (exactly, as an outer product of packet and sample phasors)
+        # times the phase noise's random walk, small within a block (1 + j w - w^2 / 2)
+        w0 = 2 * np.pi * self.cfo / self.fs
+        p0 = self.phase + w0 * start
+        common = (np.exp(1j * (np.mod(p0 + w0 * K * np.arange(B), 2 * np.pi)))[:, None] *
+                  np.exp(1j * w0 * np.arange(K))[None, :]).reshape(n)
+        walk = None
         if self.pn:
-            ph = ph + np.cumsum(self.rng.normal(0, self.pn, n))
-        self.phase = ph[-1] - 2 * np.pi * self.cfo * ts[-1]
-        common = np.exp(1j * ph)
+            # the random walk drawn every 32 samples and interpolated: its per-sample
+            # steps (1e-5 rad) are far below anything the receiver resolves
+            D = 32
+            m = -(-n // D)
+            knots = np.concatenate([[0.0], np.cumsum(self.rng.normal(0, self.pn * math.sqrt(D),
+                                                                      m))])
+            walk = np.interp(np.arange(1, n + 1) / D, np.arange(m + 1), knots)
+        if walk is not None:
+            wc = walk - walk[-1] / 2
+            common = common * np.exp(1j * walk[-1] / 2) * (1 + 1j * wc - wc * wc / 2)
+            self.phase += walk[-1]
+        common = common.astype(np.complex64)
+        noise = np.empty(n, np.complex64)
+        sigma = np.float32(self.sigma)
         for c in range(self.nch):
             out = outs[c]
-            out[:n] = 0
+            # complex AWGN drawn straight into the complex64 buffer (I, Q interleaved)
+            self.rng.standard_normal(dtype=np.float32, out=noise.view(np.float32))
+            np.multiply(noise, sigma, out=out[:n])
             for k, e in enumerate(self.array.elements):
                 if e.channel == c:
-                    out[:n] = (Y[:, k, :].reshape(n) * common).astype(np.complex64)
-            out[:n] += (self.sigma * (self.rng.standard_normal(n) +
-                                      1j * self.rng.standard_normal(n))).astype(np.complex64)
+                    out[:n] += Y[:, k, :].reshape(n) * common
 
     def stop(self):
         for f in (self._tx_f, self._rx_f):
