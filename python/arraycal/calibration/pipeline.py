@@ -271,13 +271,18 @@ def check_inputs(array, freq_hz, where):
 
 def calibrate(est, array, *, sample_rate, method, out_dir=None, store=None, joint=False,
               fit_lever_arm=False, gain_db=None, serials=(), quality=None, simulated=False,
-              report=True, until=None):
+              report=True, until=None, ground=None):
     """Estimate, document, write (calibration.json, frames.npz, report) and store.
 
     The one place a calibration document is made. out_dir None: nothing is written
-    (the live block); store False: nothing is stored."""
-    result = est.estimate(joint=joint, fit_lever_arm=fit_lever_arm, until=until)
+    (the live block); store False: nothing is stored. ground: the two-ray model
+    (calibration.multipath; None: on when the array file gives ground_height_m)."""
+    if ground is None and est.ground is None and array.ground_height_m is not None:
+        ground = True
+    result = est.estimate(joint=joint, fit_lever_arm=fit_lever_arm, until=until, ground=ground)
     q = dict(quality or {})
+    if result.two_ray is not None:
+        q["two_ray"] = result.two_ray.as_dict()
     v = verdict.assess(est, result, q)
     doc = calstore.make_document(array, result, sample_rate, gain_db,
                                  ["SIMULATED"] if simulated and not serials else serials,
@@ -296,8 +301,10 @@ def calibrate(est, array, *, sample_rate, method, out_dir=None, store=None, join
     store_path = calstore.Store(store).add(doc) \
         if store is not False and v["status"] != "failed" else None
     if report and out_dir is not None:
-        from .report import write_report
+        from .report import write_report, write_two_ray_figure
         write_report(out_dir, array, est, result, doc, est.tx_track)
+        if result.two_ray is not None:
+            write_two_ray_figure(out_dir, est, result)
     return {"doc": doc, "result": result, "store_path": store_path, "estimator": est}
 
 

@@ -92,13 +92,6 @@ def run_demo(out_dir="arraycal-demo", scenario="snake", freq_hz=1.3e9, samp_rate
              origin=list(pos.origin))
     s = pipeline.calibrate(est, believed, sample_rate=samp_rate, method=method, out_dir=out_dir,
                            store=store, joint=joint, quality=q, simulated=True)
-    if s["result"].two_ray is not None:
-        # the fit in the calibration document and its figure in the report
-        from ..calibration.report import write_two_ray_figure
-        from ..fileio import atomic_write_json
-        s["doc"]["quality"]["two_ray"] = s["result"].two_ray.as_dict()
-        atomic_write_json(os.path.join(out_dir, "calibration.json"), s["doc"])
-        write_two_ray_figure(out_dir, est, s["result"])
     s.update(truth=emu.truth(), elapsed_s=elapsed, array=array, emulator=emu, stats=stats,
              believed=believed)
     return s
