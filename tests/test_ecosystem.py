@@ -11,6 +11,7 @@ where the imported module lives; CMAKE_PREFIX_PATH / PKG_CONFIG_PATH from the
 environment are kept and the prefix put first.
 """
 
+import ast
 import csv
 import os
 import re
@@ -73,11 +74,12 @@ def cmake_build(src, build, timeout):
 
 
 def read_los(path):
-    """los.csv -> {(seq, channel): (complex gain, delay_s)}."""
+    """los.csv -> {(seq, channel): (complex gain, delay_s, gps_time)}."""
     with open(path) as f:
         rows = list(csv.DictReader(f))
     return {(int(r["seq"]), int(r["channel"])): (complex(float(r["re"]), float(r["im"])),
-                                                  float(r["delay_s"])) for r in rows}
+                                                  float(r["delay_s"]), float(r["gps_time"]))
+            for r in rows}
 
 
 # ---------------------------------------------------------------- version, help, logging
@@ -178,8 +180,9 @@ def test_cpp_flowgraph_from_grc_builds_and_measures_the_second_channel(tmp_path)
     work.mkdir()
     assert run_cli("waveform", "--out", work / "packet.c64").returncode == 0
     n_packets = 60
-    run([exe, "--num_samples", 1278 * n_packets, "--delay1", DELAY1, "--gain1", GAIN1], 120,
-        cwd=work, env=env)
+    t0 = 100.0      # GPS - rx_time: without rx_time tags, frame k is at t0 + k K / fs
+    run([exe, "--num_samples", 1278 * n_packets, "--delay1", DELAY1, "--gain1", GAIN1,
+         "--time_offset", t0, "--sync_threshold", 0.3], 120, cwd=work, env=env)
     one = read_los(work / "los.csv")
     four = read_los(work / "los_blocks.csv")
     # every packet but at most the one cut by the end of the stream
@@ -188,7 +191,8 @@ def test_cpp_flowgraph_from_grc_builds_and_measures_the_second_channel(tmp_path)
         assert len(seqs) >= n_packets - 2 and seqs == list(range(len(seqs))), seqs
         # the first packet of the delayed channel starts with 3 zeros: not cyclic
         for s in seqs[1:]:
-            (z0, d0), (z1, d1) = log[s, 0], log[s, 1]
+            (z0, d0, g0), (z1, d1, g1) = log[s, 0], log[s, 1]
+            assert g0 == g1 and abs(g0 - (t0 + s * 1278 / FS)) < 1e-6, (s, g0)
             r = z1 / z0
             assert abs(abs(r) - GAIN1) < 1e-4, (s, r)
             assert abs(np.degrees(np.angle(r))) < 0.05, (s, r)
@@ -242,13 +246,32 @@ def test_stock_uhd_flowgraph_is_installed_and_reaches_the_radio(name, cls, block
     assert "RuntimeError:" in p.stdout and "No devices found" in p.stdout, p.stdout
 
 
-def test_qt_receiver_flowgraph_is_installed_and_imports():
+def test_qt_receiver_flowgraph_is_installed_and_plots_offsets():
+    """The Qt receiver (share/gr-arraycal/apps): stock USRP Source, CIR plot, and the
+    offsets plotted per element: its embedded block turns an offsets message into
+    phase (deg) and amplitude (dB) PDUs, checked here on known offsets."""
     apps = install_prefix() / "share/gr-arraycal/apps"
     code = (apps / "arraycal_rx.py").read_text()
     assert "uhd.usrp_source(" in code and "qtgui.vector_sink_f(" in code
-    p = subprocess.run([PY, "-c", "import gnuradio.arraycal.flowgraphs.arraycal_rx"],
-                       capture_output=True, text=True, timeout=120, env=tool_env())
+    assert code.count("qtgui.time_sink_f(") == 2
+    prog = ("import sys, numpy as np, pmt\n"
+            f"sys.path.insert(0, {str(apps)!r})\n"
+            "import arraycal_rx\n"
+            "import arraycal_rx_offsets_to_pdus as e\n"
+            "b = e.blk(); out = {}\n"
+            "b.message_port_pub = lambda port, m: out.__setitem__(pmt.symbol_to_string(port),\n"
+            "    list(pmt.f32vector_elements(pmt.cdr(m))))\n"
+            "z = [1, 0.5j, 2 * np.exp(-1j * np.pi / 3)]\n"
+            "b.handle(pmt.dict_add(pmt.make_dict(), pmt.intern('offsets'),\n"
+            "                      pmt.init_c32vector(3, z)))\n"
+            "print(repr(out))\n")
+    p = subprocess.run([PY, "-c", prog], capture_output=True, text=True, timeout=120,
+                       env=dict(tool_env(), QT_QPA_PLATFORM="offscreen"))
     assert p.returncode == 0, p.stderr
+    out = ast.literal_eval(p.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(out["phase_deg"], [0, 90, -60], atol=1e-4)
+    np.testing.assert_allclose(out["amp_db"], [0, 20 * np.log10(0.5), 20 * np.log10(2)],
+                               atol=1e-5)
 
 
 def test_tx_uhd_runs_the_stock_uhd_flowgraph():
@@ -353,3 +376,28 @@ def test_debian_package_file_list_and_dependencies(tmp_path):
     assert any(re.search(r"/gnuradio/arraycal/arraycal_python\..*\.so$", f) for f in files)
     # nothing of the build tree or tests
     assert not [f for f in files if "/tests/" in f or "CMakeFiles" in f]
+
+
+# ---------------------------------------------------------------- uninstall
+@pytest.mark.timeout(600)
+def test_uninstall_removes_every_installed_file(tmp_path):
+    """An install of the bootstrap's build into a scratch prefix, then `make uninstall`:
+    every file the install wrote is gone. build/install_manifest.txt (which the
+    bootstrap reads) is put back afterwards."""
+    build = REPO / "build"
+    manifest = build / "install_manifest.txt"
+    assert (build / "CMakeCache.txt").exists(), "no build/ directory: run ./bootstrap install"
+    saved = manifest.read_bytes() if manifest.exists() else None
+    scratch = tmp_path / "prefix"
+    try:
+        run(["cmake", "--install", build, "--prefix", scratch], 300)
+        installed = [Path(x) for x in manifest.read_text().split("\n") if x]
+        assert installed and all(str(f).startswith(str(scratch)) for f in installed)
+        assert all(f.exists() or f.is_symlink() for f in installed)
+        assert (scratch / "lib/libgnuradio-arraycal.so").is_symlink()
+        run(["cmake", "--build", build, "--target", "uninstall"], 300)
+        left = [f for f in scratch.rglob("*") if f.is_file() or f.is_symlink()]
+        assert not left, left[:10]
+    finally:
+        if saved is not None:
+            manifest.write_bytes(saved)
