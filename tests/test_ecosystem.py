@@ -100,9 +100,14 @@ def test_every_option_of_every_verb_shows_its_default():
             if isinstance(a, argparse._SubParsersAction):
                 for verb, sub in a.choices.items():
                     walk(sub, f"{name} {verb}")
-            elif (a.option_strings and a.nargs != 0 and a.default not in (None, argparse.SUPPRESS)
-                  and "default" not in (a.help or "").lower()):
-                missing.append(f"{name} {a.option_strings[0]}")
+            elif a.option_strings and a.nargs != 0 and a.default not in (None, argparse.SUPPRESS):
+                text = a.help or ""
+                v = a.default
+                value = f"{v:g}" if isinstance(v, float) else str(v)
+                # "(default: X)", or the value in parentheses as the verb wrote it: "seconds (30)"
+                if "default" not in text.lower() and not re.search(
+                        r"\(" + re.escape(value) + r"[ ,)]", text):
+                    missing.append(f"{name} {a.option_strings[0]}: {text!r}")
     walk(build_parser(), "arraycal")
     assert not missing, missing
     # and it reads as the user sees it: engineering numbers, empty strings shown

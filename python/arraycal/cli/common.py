@@ -6,6 +6,7 @@
 
 import argparse
 import logging
+import re
 import signal
 import sys
 import threading
@@ -35,7 +36,10 @@ def help_with_default(action):
     if (not action.option_strings or default is None or default is argparse.SUPPRESS
             or action.nargs == 0 or "default" in text.lower()):
         return action.help
-    shown = f"default: {_shown_default(default)}"
+    value = _shown_default(default)
+    if re.search(r"\(" + re.escape(value) + r"[ ,)]", text):      # "seconds (30)" says it
+        return action.help
+    shown = f"default: {value}"
     return f"{text} ({shown})" if text else shown
 
 
