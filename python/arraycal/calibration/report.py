@@ -118,11 +118,12 @@ def write_report(out_dir, array, est, result, doc, track=None):
                             label=f"{e.id}/{array.reference}: frames")
         for col in (0, 1):
             est_label = f"{e.id}: estimate" if col == 0 else None
-            ax[0, col].axhline(off.phase_deg, color=line.get_color(), lw=1, label=est_label)
+            # the estimate in black, dashed: drawn over the frames of its colour
+            ax[0, col].axhline(off.phase_deg, color="k", ls="--", lw=1.2, label=est_label)
             ax[0, col].axhspan(off.phase_deg - off.phase_std_deg, off.phase_deg + off.phase_std_deg,
                                color=line.get_color(), alpha=0.15,
                                label=f"{e.id}: estimate +-1 sigma" if col == 0 else None)
-            ax[1, col].axhline(off.amp_db, color=line.get_color(), lw=1, label=est_label)
+            ax[1, col].axhline(off.amp_db, color="k", ls="--", lw=1.2, label=est_label)
             ax[1, col].axhspan(off.amp_db - off.amp_std_db, off.amp_db + off.amp_std_db,
                                color=line.get_color(), alpha=0.15,
                                label=f"{e.id}: estimate +-1 sigma" if col == 0 else None)
@@ -149,7 +150,7 @@ def write_report(out_dir, array, est, result, doc, track=None):
     ax[0].set_ylabel(f"LoS phase vs {array.reference} (deg)")
     # the LoS gain is received over transmitted amplitude (the packet has unit
     # magnitude), so 0 dB is a lossless path at the ADC's full-scale units
-    ax[1].set_ylabel("LoS amplitude (dB re the unit-magnitude packet)")
+    ax[1].set_ylabel("LoS gain (dB; 0 dB = packet amplitude)")
     ax[1].set_xlabel("time since the first frame (s)")
     ax[0].set_title("line-of-sight tap per element, before the geometry is removed")
     ax[0].legend(fontsize=8, markerscale=4, title="element")
