@@ -12,6 +12,7 @@ Python: waveform, geometry, gnss, offsets, calstore, reciprocity, sensing, block
 """
 
 from .arraycal_python import *  # noqa: F401,F403  (C++ blocks and kernels)
+from .version import __version__  # noqa: F401
 from .radio.waveform import (  # noqa: F401
     zadoff_chu, packet, preamble, spectrum, WaveformSpec, DEFAULT_SPEC)
 from .radio.apes import apes  # noqa: F401

@@ -3,6 +3,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 // Hand-written bindings: the docstrings live here, next to the signatures.
+// Blocks added with `gr_modtool add` get a generated bind_NAME() between the
+// markers below (gr_modtool edits them: keep them).
 #include <pybind11/pybind11.h>
 
 namespace py = pybind11;
@@ -11,6 +13,10 @@ void bind_kernels(py::module& m);
 void bind_blocks(py::module& m);
 void bind_sigmf(py::module& m);
 
+// Headers for binding functions
+// BINDING_FUNCTION_PROTOTYPES(
+// ) END BINDING_FUNCTION_PROTOTYPES
+
 PYBIND11_MODULE(arraycal_python, m)
 {
     // base classes of the blocks
@@ -18,4 +24,7 @@ PYBIND11_MODULE(arraycal_python, m)
     bind_kernels(m);
     bind_blocks(m);
     bind_sigmf(m);
+
+    // BINDING_FUNCTION_CALLS(
+    // ) END BINDING_FUNCTION_CALLS
 }

@@ -59,6 +59,38 @@ def summary_text(array, result, doc):
     return "\n".join(lines) + "\n"
 
 
+def angle_bins(ratio, aoa_deg, channels, bin_deg=10.0):
+    """Per channel and angle-of-arrival bin: mean offset phase (deg, circular
+    mean) and its circular standard deviation sqrt(-2 ln R), mean and standard
+    deviation of the amplitude (dB), and the number of frames n.
+
+    ratio: frames x channels complex offsets against the reference; aoa_deg:
+    each frame's angle of arrival. Bins are [-180 + i*bin_deg, ... + bin_deg).
+    """
+    ratio = np.asarray(ratio)
+    aoa_deg = np.asarray(aoa_deg, dtype=float)
+    edges = np.arange(-180.0, 180.0 + bin_deg, bin_deg)
+    idx = np.digitize(aoa_deg, edges) - 1
+    out = []
+    for b in range(len(edges) - 1):
+        sel = idx == b
+        n = int(sel.sum())
+        if n == 0:
+            continue
+        for k in channels:
+            z = ratio[sel, k]
+            m = np.mean(z / np.abs(z))
+            R = min(float(np.abs(m)), 1.0)
+            db = 20 * np.log10(np.abs(z))
+            out.append({"channel": k, "aoa_deg": float(edges[b] + bin_deg / 2), "n": n,
+                        "phase_deg": float(np.degrees(np.angle(m))),
+                        "phase_std_deg": float(np.degrees(math.sqrt(-2 * math.log(R))))
+                        if R > 0 else 180.0,
+                        "amp_db": float(np.mean(db)),
+                        "amp_std_db": float(np.std(db))})
+    return out
+
+
 def verdict_lines(doc):
     """The verdict, its reasons, the fitted corrections and every check (report.txt)."""
     v = doc.get("verdict")
@@ -105,21 +137,28 @@ def write_report(out_dir, array, est, result, doc, track=None):
         ph = np.degrees(np.angle(r / np.exp(1j * np.radians(off.phase_deg)))) + off.phase_deg
         db = 20 * np.log10(np.abs(r))
         for col, x in ((0, tt), (1, aoa)):
-            ax[0, col].plot(x, ph, ".", ms=2, label=f"{e.id}/{array.reference}")
-            ax[1, col].plot(x, db, ".", ms=2)
+            line, = ax[0, col].plot(x, ph, ".", ms=2,
+                                    label=f"{e.id}/{array.reference}: frames")
+            ax[1, col].plot(x, db, ".", ms=2, color=line.get_color(),
+                            label=f"{e.id}/{array.reference}: frames")
         for col in (0, 1):
-            ax[0, col].axhline(off.phase_deg, color="k", lw=1)
+            est_label = f"{e.id}: estimate" if col == 0 else None
+            # the estimate in black, dashed: drawn over the frames of its colour
+            ax[0, col].axhline(off.phase_deg, color="k", ls="--", lw=1.2, label=est_label)
             ax[0, col].axhspan(off.phase_deg - off.phase_std_deg, off.phase_deg + off.phase_std_deg,
-                               color="k", alpha=0.1)
-            ax[1, col].axhline(off.amp_db, color="k", lw=1)
+                               color=line.get_color(), alpha=0.15,
+                               label=f"{e.id}: estimate +-1 sigma" if col == 0 else None)
+            ax[1, col].axhline(off.amp_db, color="k", ls="--", lw=1.2, label=est_label)
             ax[1, col].axhspan(off.amp_db - off.amp_std_db, off.amp_db + off.amp_std_db,
-                               color="k", alpha=0.1)
-    ax[0, 0].set_ylabel("offset phase (deg)")
-    ax[1, 0].set_ylabel("offset amplitude (dB)")
-    ax[1, 0].set_xlabel("time (s)")
+                               color=line.get_color(), alpha=0.15,
+                               label=f"{e.id}: estimate +-1 sigma" if col == 0 else None)
+    ax[0, 0].set_ylabel(f"offset phase vs {array.reference} (deg)")
+    ax[1, 0].set_ylabel(f"offset amplitude vs {array.reference} (dB)")
+    ax[1, 0].set_xlabel("time since the first frame (s)")
     ax[1, 1].set_xlabel("angle of arrival from boresight (deg)")
-    ax[0, 0].legend(loc="best", fontsize=8)
-    ax[0, 0].set_title("offset against the reference, geometry removed")
+    for a in ax[:, 0]:
+        a.legend(loc="best", fontsize=7, markerscale=4)
+    ax[0, 0].set_title(f"offset against reference element {array.reference}, geometry removed")
     ax[0, 1].set_title("the same against the angle of arrival")
     for a in ax.flat:
         a.grid(alpha=0.3)
@@ -138,27 +177,45 @@ def write_report(out_dir, array, est, result, doc, track=None):
         ax[0].plot(tt, np.degrees(np.angle(alpha[:, k] / alpha[:, ref])), ".", ms=2, label=e.id)
         ax[1].plot(tt, 20 * np.log10(np.abs(alpha[:, k])), ".", ms=2, label=e.id)
     ax[0].set_ylabel(f"LoS phase vs {array.reference} (deg)")
-    ax[1].set_ylabel("LoS amplitude (dB)")
-    ax[1].set_xlabel("time (s)")
-    ax[0].legend(fontsize=8)
+    # the LoS gain is received over transmitted amplitude (the packet has unit
+    # magnitude), so 0 dB is a lossless path at the ADC's full-scale units
+    ax[1].set_ylabel("LoS gain (dB; 0 dB = packet amplitude)")
+    ax[1].set_xlabel("time since the first frame (s)")
+    ax[0].set_title("line-of-sight tap per element, before the geometry is removed")
+    ax[0].legend(fontsize=8, markerscale=4, title="element")
+    ax[1].legend(fontsize=8, markerscale=4, title="element")
     for a in ax:
         a.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(os.path.join(out_dir, "los_vs_time.png"), dpi=110)
     plt.close(fig)
 
-    # DoA map: relative phase per angle-of-arrival bin
-    rows = est.pattern_map(10.0, result.heading_deg)
-    if rows:
-        fig, ax = plt.subplots(figsize=(8, 4))
+    # DoA map: offset per angle-of-arrival bin, with its spread and frame count
+    bins = angle_bins(ratio, aoa, [k for k, _ in others], 10.0)
+    if bins:
+        fig, ax = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True)
         for k, e in others:
-            r = [x for x in rows if x["element"] == e.id]
-            ax.plot([x["aoa_deg"] for x in r], [x["phase_deg"] for x in r], "o-", label=e.id)
-        ax.set_xlabel("angle of arrival from boresight (deg)")
-        ax.set_ylabel("offset phase (deg)")
-        ax.set_title("DoA map: offset per 10 deg of arrival angle")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+            b = [x for x in bins if x["channel"] == k]
+            x = [v["aoa_deg"] for v in b]
+            line = ax[0].errorbar(x, [v["phase_deg"] for v in b],
+                                  yerr=[v["phase_std_deg"] for v in b], fmt="o-", ms=4,
+                                  capsize=3, label=f"{e.id}/{array.reference}")
+            ax[1].errorbar(x, [v["amp_db"] for v in b], yerr=[v["amp_std_db"] for v in b],
+                           fmt="o-", ms=4, capsize=3, color=line[0].get_color(),
+                           label=f"{e.id}/{array.reference}")
+            if k == others[0][0]:
+                for v in b:     # frames per bin, once (every element has the same frames)
+                    ax[0].annotate(f"{v['n']}", (v["aoa_deg"], v["phase_deg"] + v["phase_std_deg"]),
+                                   textcoords="offset points", xytext=(0, 4), ha="center",
+                                   fontsize=7)
+        ax[0].set_ylabel(f"offset phase vs {array.reference} (deg)")
+        ax[1].set_ylabel(f"offset amplitude vs {array.reference} (dB)")
+        ax[1].set_xlabel("angle of arrival from boresight (deg), 10 deg bins")
+        ax[0].set_title("DoA map: mean offset per bin; bars +-1 sigma of the bin's frames; "
+                        "numbers: frames in the bin", fontsize=10)
+        for a in ax:
+            a.grid(alpha=0.3)
+            a.legend(fontsize=8, title="element/reference")
         fig.tight_layout()
         fig.savefig(os.path.join(out_dir, "doa_map.png"), dpi=110)
         plt.close(fig)
@@ -167,7 +224,7 @@ def write_report(out_dir, array, est, result, doc, track=None):
     fig, ax = plt.subplots(figsize=(6, 6))
     sc = ax.scatter(tx[:, 0], tx[:, 1], c=tt, s=3, cmap="viridis")
     elem = array.element_enu(result.heading_deg)
-    ax.plot(elem[:, 0], elem[:, 1], "r^", ms=8, label="elements")
+    ax.plot(elem[:, 0], elem[:, 1], "r^", ms=8, label="array elements")
     h = math.radians(result.heading_deg)
     span = max(1.0, float(np.nanmax(np.abs(tx[:, :2]))) * 0.3)
     ax.annotate("", xy=(span * math.sin(h), span * math.cos(h)), xytext=(0, 0),
@@ -176,7 +233,9 @@ def write_report(out_dir, array, est, result, doc, track=None):
     ax.set_ylabel("north (m)")
     ax.set_aspect("equal")
     ax.set_title("transmitter track (colour: time), array and boresight")
-    fig.colorbar(sc, ax=ax, label="s")
+    fig.colorbar(sc, ax=ax, label="time since the first frame (s)")
+    ax.plot([], [], "r-", label="array boresight")
+    ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(os.path.join(out_dir, "track.png"), dpi=110)

@@ -13,7 +13,7 @@ traceback: they are bugs to report.
 import sys
 
 from ..errors import UserError
-from .common import Parser
+from .common import Parser, add_logging_options, setup_logging
 from . import cal, demo, gnss, process, reciprocity, rx, tx
 
 # ---------------------------------------------------------------- main
@@ -24,6 +24,8 @@ VERBS = [tx.add_waveform, tx.add_tx, rx.add_rx, gnss.add_gnss, process.add_proce
 def build_parser():
     parser = Parser(prog="arraycal",
                      description="In-situ calibration of antenna arrays with software radios.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    add_logging_options(parser)
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=Parser)
     sub.required = True
     for add in VERBS:
@@ -31,9 +33,15 @@ def build_parser():
     return parser
 
 
+def _version():
+    from ..version import __version__
+    return __version__
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    setup_logging(args)
     name = " ".join(v for v in (args.verb, getattr(args, "gnss_verb", None),
                                 getattr(args, "cal_verb", None),
                                 getattr(args, "rc_verb", None)) if v)

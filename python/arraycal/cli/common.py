@@ -5,13 +5,47 @@
 """What every verb shares: the one-line-error parser, number types, the flowgraph runner."""
 
 import argparse
+import logging
+import re
 import signal
 import sys
 import threading
 import time
 
+def _shown_default(value):
+    """A default as help shows it: 1.3e+09 rather than 1300000000.0, '' for empty."""
+    if isinstance(value, float):
+        text = f"{value:g}"
+    elif isinstance(value, (list, tuple)):
+        text = ",".join(_shown_default(v) for v in value)
+    elif value == "":
+        text = "''"
+    else:
+        text = str(value)
+    return text.replace("%", "%%")
+
+
+def help_with_default(action):
+    """The action's help with its default appended, unless there is nothing to add.
+
+    Left as they are: positionals, flags (their default is "off"), options
+    without a default (None: not given) and help that already names its default.
+    """
+    text = action.help or ""
+    default = action.default
+    if (not action.option_strings or default is None or default is argparse.SUPPRESS
+            or action.nargs == 0 or "default" in text.lower()):
+        return action.help
+    value = _shown_default(default)
+    if re.search(r"\(" + re.escape(value) + r"[ ,)]", text):      # "seconds (30)" says it
+        return action.help
+    shown = f"default: {value}"
+    return f"{text} ({shown})" if text else shown
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error as ONE line and exit code 2.
+    """argparse that reports a usage error as ONE line and exit code 2, and whose
+    help shows every option's default (added here, once for all verbs).
 
     No abbreviated options: a documented option that is renamed must fail,
     not go on working as a prefix of the new name."""
@@ -20,9 +54,32 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
+    def _add_action(self, action):
+        action.help = help_with_default(action)
+        return super()._add_action(action)
+
     def error(self, message):
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         sys.exit(2)
+
+
+def add_logging_options(parser):
+    """-v/--verbose (repeatable) and -q/--quiet, for the whole command."""
+    parser.add_argument("-v", "--verbose", action="count", default=0, dest="log_verbose",
+                        help="more log output: -v info, -vv debug")
+    parser.add_argument("-q", "--quiet", action="count", default=0, dest="log_quiet",
+                        help="less output: -q errors only and no progress bars")
+
+
+def setup_logging(args):
+    """Log level from -v/-q (warning by default), to stderr; returns the level."""
+    level = logging.WARNING + 10 * (getattr(args, "log_quiet", 0) - getattr(args, "log_verbose", 0))
+    level = min(max(level, logging.DEBUG), logging.ERROR)
+    logging.basicConfig(level=level, format="arraycal: %(levelname)s: %(name)s: %(message)s",
+                        force=True)
+    if getattr(args, "log_quiet", 0) and hasattr(args, "quiet"):
+        args.quiet = True          # the verbs' own --quiet: no progress bar
+    return level
 
 
 def eng_float(text):

@@ -45,7 +45,8 @@ def _cmd_waveform(args):
 def add_tx(sub):
     p = sub.add_parser(
         "tx", help="headless transmitter (UHD, or file/ZMQ sink)",
-        description="Repeat the calibration packet into a USRP (runs apps/arraycal_tx.grc). "
+        description="Repeat the calibration packet into a USRP (runs apps/arraycal_tx_uhd.grc, "
+                    "or apps/arraycal_tx.grc for file and ZMQ sinks). "
                     "Stops cleanly on Ctrl-C / SIGTERM.")
     p.add_argument("--sink", default="uhd", help="uhd | file:PATH | zmq:ADDR (default uhd)")
     p.add_argument("--waveform", default="", help="packet file (default: built-in packet)")
@@ -77,13 +78,22 @@ def _cmd_tx(args):
         raise UserError(f"amplitude must be in (0, 1], not {args.amplitude}")
     if args.duration < 0:
         raise UserError("duration must be >= 0")
-    from ..flowgraphs.arraycal_tx import arraycal_tx
     try:
-        tb = arraycal_tx(samp_rate=args.rate, freq=args.freq, gain=args.gain,
-                         sink=args.sink, waveform=args.waveform, amplitude=args.amplitude,
-                         duration=args.duration, antenna=args.antenna, serial=args.serial,
-                         dev_args=args.args, clock_source=args.clock_source,
-                         time_source=args.time_source, realtime=int(args.realtime))
+        if kind == "uhd":
+            # the stock UHD: USRP Sink (apps/arraycal_tx_uhd.grc)
+            from ..flowgraphs.arraycal_tx_uhd import arraycal_tx_uhd
+            tb = arraycal_tx_uhd(samp_rate=args.rate, freq=args.freq, gain=args.gain,
+                                 waveform=args.waveform, amplitude=args.amplitude,
+                                 duration=args.duration, antenna=args.antenna,
+                                 serial=args.serial, dev_args=args.args,
+                                 clock_source=args.clock_source, time_source=args.time_source)
+        else:
+            from ..flowgraphs.arraycal_tx import arraycal_tx
+            tb = arraycal_tx(samp_rate=args.rate, freq=args.freq, gain=args.gain,
+                             sink=args.sink, waveform=args.waveform, amplitude=args.amplitude,
+                             duration=args.duration, antenna=args.antenna, serial=args.serial,
+                             dev_args=args.args, clock_source=args.clock_source,
+                             time_source=args.time_source, realtime=int(args.realtime))
     except RuntimeError as e:
         # UHD: "No devices found for ----->..." and friends
         msg = " ".join(str(e).split())
