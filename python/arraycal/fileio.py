@@ -8,6 +8,7 @@ Files get the mode an ordinary open() would give them (0666 less the umask,
 0644 typically), not mkstemp's private 0600: a calibration is shared data.
 """
 
+import errno
 import json
 import os
 import shutil
@@ -89,6 +90,17 @@ def create_exclusive_bytes(path, data):
     tmp = _write_temp(directory, data)
     try:
         os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK):
+            raise
+        # a file system without hard links: still exclusive, written in place
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
     finally:
         _unlink_quietly(tmp)
     _sync_dir(directory)
