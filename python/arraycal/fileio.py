@@ -134,6 +134,7 @@ class OutputStaging:
 
     def __init__(self, out_dir, inputs=()):
         self.out_dir = os.fspath(out_dir)
+        self._created = not os.path.isdir(self.out_dir)
         os.makedirs(self.out_dir, exist_ok=True)
         self._remove_abandoned()
         self.path = tempfile.mkdtemp(prefix=f"{self.PREFIX}{os.getpid()}-", dir=self.out_dir)
@@ -169,11 +170,18 @@ class OutputStaging:
                 os.replace(dest, dest + ".previous")
             os.replace(src, dest)
         _sync_dir(self.out_dir)
+        self._created = False
         self.discard()
         return self.kept
 
     def discard(self):
+        """Remove the staging directory (and DIR if this run made it and it stayed empty)."""
         shutil.rmtree(self.path, ignore_errors=True)
+        if self._created:
+            try:
+                os.rmdir(self.out_dir)
+            except OSError:
+                pass
 
     def _remove_abandoned(self):
         """Staging directories of runs that were killed (their process is gone)."""
