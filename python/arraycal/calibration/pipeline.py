@@ -25,7 +25,8 @@ from ..gnss import ubx as gnss
 from ..gnss import rtklib
 from .. import timeutil
 from ..errors import UserError
-from ..fileio import atomic_write_json
+from ..fileio import OutputStaging, atomic_write_json
+from ..signals import run_to_end
 from .offsets import OffsetEstimator
 from ..radio.recording import open_recording, sigmf_source
 from ..radio.rx_chain import rx_chain
@@ -125,7 +126,7 @@ def _median_position(fixes):
     return lat, lon, h
 
 
-def process(iq, array_path, tx_gnss, out_dir, rx_gnss=None, rx_position=None, method="fft",
+def _process(iq, array_path, tx_gnss, out_dir, rx_gnss=None, rx_position=None, method="fft",
             pick="strongest", apes_len=200, zero_pad=1, joint=False, fit_lever_arm=False,
             quality=None, tx_offset_enu=(0.0, 0.0, 0.0), min_snr_db=10.0, store=None,
             max_frames=200000, progress=True, log=print, report=True):
@@ -211,7 +212,7 @@ def process(iq, array_path, tx_gnss, out_dir, rx_gnss=None, rx_position=None, me
         log(f"warning: {rec.data_path} ends inside a sample ({rec.trailing_bytes} bytes "
             "ignored): the recording was cut off; processing up to its end")
     try:
-        tb.run()
+        run_to_end(tb)
     finally:
         sink.close()
         if bar is not None:
@@ -232,7 +233,7 @@ def process(iq, array_path, tx_gnss, out_dir, rx_gnss=None, rx_position=None, me
     t, alpha, tx, snr = est.frames()
     np.savez_compressed(os.path.join(out_dir, "frames.npz"), t=t, alpha=alpha, tx=tx, snr=snr,
                         origin=np.array(origin), freq=rec.frequency)
-    store_path = calstore.Store(store).add(doc)
+    store_path = calstore.Store(store).add(doc) if store is not False else None
     summary = {"doc": doc, "result": result, "store_path": store_path, "elapsed_s": elapsed,
                "realtime_factor": rec.duration / elapsed if elapsed > 0 else float("inf"),
                "los_path": los_path, "frames_logged": sink.count, "estimator": est,
@@ -241,6 +242,35 @@ def process(iq, array_path, tx_gnss, out_dir, rx_gnss=None, rx_position=None, me
         from .report import write_report
         write_report(out_dir, array, est, result, doc, track)
     return summary
+
+
+def process(iq, array_path, tx_gnss, out_dir, *args, store=None, **kw):
+    """Recording + GNSS + array file -> outputs in out_dir, the calibration stored.
+
+    Outputs are written into a staging directory and swapped in at the end:
+    a run that fails or is interrupted (Ctrl-C, SIGTERM) stores nothing and
+    leaves out_dir as it was; inputs inside out_dir are never replaced.
+    """
+    data = str(iq)[:-len(".sigmf-meta")] + ".sigmf-data" if str(iq).endswith(".sigmf-meta") \
+        else None
+    inputs = [iq, data, array_path, tx_gnss, kw.get("rx_gnss")]
+    with OutputStaging(out_dir, inputs) as stage:
+        s = _process(iq, array_path, tx_gnss, stage.path, *args, store=False, **kw)
+        stage.commit(previous=("los.csv",))
+    s["los_path"] = os.path.join(out_dir, "los.csv")
+    s["store_path"] = calstore.Store(store).add(s["doc"]) if store is not False else None
+    return s
+
+
+def calibrate_from_los(los_csv, array_path, tx_gnss, out_dir, *args, store=None, **kw):
+    """The calibration from a LoS log + GNSS, staged like process()'s outputs."""
+    inputs = [los_csv, array_path, tx_gnss, kw.get("rx_gnss")]
+    with OutputStaging(out_dir, inputs) as stage:
+        s = _calibrate_from_los(los_csv, array_path, tx_gnss, stage.path, *args, store=False,
+                                **kw)
+        stage.commit()
+    s["store_path"] = calstore.Store(store).add(s["doc"]) if store is not False else None
+    return s
 
 
 def read_los_csv(path, chunk=20000):
@@ -281,7 +311,7 @@ def _frame(key, rows):
             "valid": np.isfinite(snr).astype(np.uint8)}
 
 
-def calibrate_from_los(los_csv, array_path, tx_gnss, out_dir, freq_hz, samp_rate, rx_gnss=None,
+def _calibrate_from_los(los_csv, array_path, tx_gnss, out_dir, freq_hz, samp_rate, rx_gnss=None,
                        rx_position=None, joint=False, fit_lever_arm=False, quality=None,
                        tx_offset_enu=(0.0, 0.0, 0.0), min_snr_db=10.0, store=None,
                        method="fft", gain_db=None, serials=(), report=True):
@@ -314,7 +344,7 @@ def calibrate_from_los(los_csv, array_path, tx_gnss, out_dir, freq_hz, samp_rate
                                           "tx_fixes": len(tx_fixes), "tx_fixes_rejected": tx_rej})
     os.makedirs(out_dir, exist_ok=True)
     atomic_write_json(os.path.join(out_dir, "calibration.json"), doc)
-    store_path = calstore.Store(store).add(doc)
+    store_path = calstore.Store(store).add(doc) if store is not False else None
     if report:
         from .report import write_report
         write_report(out_dir, array, est, result, doc)
