@@ -26,6 +26,8 @@ from ..calibration.offsets import OffsetEstimator
 from ..calibration.pipeline import LosSink, _median_position
 from ..radio.rx_chain import rx_chain
 from ..radio.tx import packet_source
+from ..fileio import OutputStaging
+from ..signals import run_to_end
 
 C = geometry.C
 
@@ -51,6 +53,19 @@ def run_demo(out_dir="arraycal-demo", scenario="snake", freq_hz=1.3e9, samp_rate
              duration_s=40.0, elements=2, method="fft", snr_db=20.0, seed=1, store=None,
              heading_error_deg=0.0, joint=False, progress=True, log=print, reflection=None,
              gnss_sigma=0.01):
+    """The campaign; outputs staged and swapped into out_dir at the end, then stored
+    (interrupted: nothing stored, out_dir as it was)."""
+    with OutputStaging(out_dir) as stage:
+        r = _run_demo(stage.path, scenario, freq_hz, samp_rate, duration_s, elements, method,
+                      snr_db, seed, False, heading_error_deg, joint, progress, log, reflection,
+                      gnss_sigma)
+        stage.commit()
+    r["store_path"] = calstore.Store(store).add(r["doc"]) if store is not False else None
+    return r
+
+
+def _run_demo(out_dir, scenario, freq_hz, samp_rate, duration_s, elements, method, snr_db, seed,
+              store, heading_error_deg, joint, progress, log, reflection, gnss_sigma):
     os.makedirs(out_dir, exist_ok=True)
     array = demo_array(elements, freq_hz)
     tx_ubx, rx_ubx = os.path.join(out_dir, "tx.ubx"), os.path.join(out_dir, "rx.ubx")
@@ -90,7 +105,7 @@ def run_demo(out_dir="arraycal-demo", scenario="snake", freq_hz=1.3e9, samp_rate
     tb.msg_connect(chain, "los", sink, "los")
     t0 = time.monotonic()
     try:
-        tb.run()
+        run_to_end(tb)
     finally:
         sink.close()
         if bar is not None:
