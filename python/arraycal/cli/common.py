@@ -75,6 +75,7 @@ angle_deg = float_range(-360.0, 360.0, what="an angle (deg)")
 duration_s = float_range(0.0, 366 * 86400.0, what="a duration (s)")
 seconds = float_range(-366 * 86400.0, 366 * 86400.0, what="a time (s)")
 seed = int_range(0, 2**32 - 1, what="a seed")
+baud = int_range(300, 4_000_000, what="a baud rate")
 
 
 def run_flowgraph(tb, label, progress=None, period=10.0, on_started=None, until=None,

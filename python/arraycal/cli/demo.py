@@ -6,7 +6,7 @@
 
 
 from ..errors import UserError
-from .common import eng_float
+from .common import angle_deg, float_range, frequency_hz, int_range, sample_rate, seed, snr_db
 
 
 # ---------------------------------------------------------------- demo
@@ -21,18 +21,18 @@ def add_demo(sub):
                     "Default: the thesis's outdoor set-up (2 elements 0.155 m apart, 1.3 GHz, "
                     "4 MS/s, snake walk).")
     p.add_argument("--scenario", choices=("snake", "turntable", "orbit"), default="snake")
-    p.add_argument("--freq", type=eng_float, default=1.3e9, help="Hz (default 1.3e9)")
-    p.add_argument("--rate", type=eng_float, default=4e6, help="S/s (default 4e6)")
-    p.add_argument("--duration", type=eng_float, default=30.0, help="campaign seconds (30)")
-    p.add_argument("--elements", type=int, default=2,
+    p.add_argument("--freq", type=frequency_hz, default=1.3e9, help="Hz (default 1.3e9)")
+    p.add_argument("--rate", type=sample_rate, default=4e6, help="S/s (default 4e6)")
+    p.add_argument("--duration", type=float_range(0, 3600, True, "a duration (s)"), default=30.0, help="campaign seconds (30)")
+    p.add_argument("--elements", type=int_range(2, 64, "an element count"), default=2,
                    help="2: the thesis's pair; more: a half-wavelength line")
     p.add_argument("--method", choices=("fft", "apes"), default="fft")
-    p.add_argument("--snr", type=eng_float, default=20.0, help="per-sample SNR, dB")
-    p.add_argument("--heading-error", type=eng_float, default=0.0,
+    p.add_argument("--snr", type=snr_db, default=20.0, help="per-sample SNR, dB")
+    p.add_argument("--heading-error", type=angle_deg, default=0.0,
                    help="degrees of compass error in the array file")
     p.add_argument("--joint-geometry", action="store_true",
                    help="estimate the heading correction with the offsets")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=seed, default=1)
     p.add_argument("--out", default="arraycal-demo", help="output directory")
     p.add_argument("--store", help="calibration store (default: the user store)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -7,7 +7,8 @@
 import time
 
 from ..errors import UserError
-from .common import eng_float, triple, run_flowgraph, print_offsets
+from .common import (duration_s, frequency_hz, gain_db, int_range, position, print_offsets,
+                     raise_for_signal, run_flowgraph, sample_rate, seconds)
 
 
 # ---------------------------------------------------------------- rx
@@ -20,10 +21,10 @@ def add_rx(sub):
                     "positions arrive (--tx-gnss zmq:ADDR) and a calibration at the end "
                     "(--array with --tx-gnss). Ctrl-C stops.")
     p.add_argument("--source", default="uhd", help="uhd | zmq:ADDR | file:REC.sigmf-meta")
-    p.add_argument("--channels", type=int, default=2)
-    p.add_argument("--rate", type=eng_float, default=4e6)
-    p.add_argument("--freq", type=eng_float, default=1.3e9)
-    p.add_argument("--gain", type=eng_float, default=40.0)
+    p.add_argument("--channels", type=int_range(1, 64, "a channel count"), default=2)
+    p.add_argument("--rate", type=sample_rate, default=4e6)
+    p.add_argument("--freq", type=frequency_hz, default=1.3e9)
+    p.add_argument("--gain", type=gain_db, default=40.0)
     p.add_argument("--antenna", default="RX2")
     p.add_argument("--serial", default="")
     p.add_argument("--args", default="", help="extra UHD device args")
@@ -34,19 +35,19 @@ def add_rx(sub):
                    help="how the USRP time is set (gps_time: from --gnss-port's TIM-TP at the "
                         "next PPS; the PPS must reach the USRP)")
     p.add_argument("--gnss-port", help="the array's u-blox receiver (TIM-TP for gps_time)")
-    p.add_argument("--time-offset", type=eng_float,
+    p.add_argument("--time-offset", type=seconds,
                    help="override GPS - rx_time (s); default follows --sync")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--record", action="store_true", help="also record OUT/recording.sigmf-*")
-    p.add_argument("--duration", type=eng_float, default=0.0,
+    p.add_argument("--duration", type=duration_s, default=0.0,
                    help="stop after this many seconds of samples (default: Ctrl-C)")
-    p.add_argument("--idle-stop", type=eng_float, default=3.0,
+    p.add_argument("--idle-stop", type=duration_s, default=3.0,
                    help="zmq/file: stop when no sample came for this long (s)")
     p.add_argument("--method", choices=("fft", "apes"), default="fft")
     p.add_argument("--array", help="array file: offsets live and at the end")
     p.add_argument("--tx-gnss", help="zmq:ADDR of the transmitter's UBX, or its log (at the end)")
     p.add_argument("--rx-gnss", help="the array's GNSS log (for its position)")
-    p.add_argument("--rx-position", type=triple, help="LAT,LON,HEIGHT of the array antenna")
+    p.add_argument("--rx-position", type=position, help="LAT,LON,HEIGHT of the array antenna")
     p.add_argument("--store", help="calibration store (default: the user store)")
     p.set_defaults(func=_cmd_rx)
 
@@ -133,6 +134,12 @@ def _cmd_rx(args):
     st = chain.stats()
     print(f"arraycal rx: {'stopped' if stopped else 'done'}; {st['frames']} frames, "
           f"{logger.count()} logged", flush=True)
+    if stopped:
+        # interrupted: the LoS log is kept (flushed as it came), no calibration is made
+        # from a cut-short run; `arraycal process --los` makes one from the log
+        print(f"arraycal rx: interrupted, no calibration made; the LoS log is {los_path}",
+              flush=True)
+        raise_for_signal(stopped)
     if args.array and args.tx_gnss and not args.tx_gnss.startswith("zmq:"):
         from ..calibration.pipeline import calibrate_from_los
         s = calibrate_from_los(los_path, args.array, args.tx_gnss, args.out, args.freq,
