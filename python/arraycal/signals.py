@@ -43,10 +43,14 @@ def sigterm_raises():
         signal.signal(signal.SIGTERM, old)
 
 
-def run_to_end(tb):
-    """tb.run(), except that Ctrl-C / SIGTERM stop the flowgraph and then propagate."""
+def run_to_end(tb, on_started=None):
+    """tb.run(), except that Ctrl-C / SIGTERM stop the flowgraph and then propagate.
+
+    on_started() runs once the flowgraph is running (a readiness line)."""
     tb.start()
     try:
+        if on_started is not None:
+            on_started()
         _wait(tb)
     except BaseException:
         tb.stop()
