@@ -212,7 +212,8 @@ def _process(iq, array_path, tx_gnss, out_dir, rx_gnss=None, rx_position=None, m
         log(f"warning: {rec.data_path} ends inside a sample ({rec.trailing_bytes} bytes "
             "ignored): the recording was cut off; processing up to its end")
     try:
-        run_to_end(tb)
+        run_to_end(tb, lambda: log(f"receive chain running on {rec.meta_path} ({rec.duration:.1f} s"
+                                   f", {rec.num_channels} channels); Ctrl-C stops, storing nothing"))
     finally:
         sink.close()
         if bar is not None:
