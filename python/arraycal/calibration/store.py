@@ -302,8 +302,9 @@ class Store:
                 out.append(Entry(p, doc, None, timeutil.parse_utc(doc["created"])))
             except UserError as e:
                 reason = str(e)
-                if reason.startswith(p + ": "):
-                    reason = reason[len(p) + 2:]
+                for head in (f"{p}: ", f"calibration '{p}': "):
+                    if reason.startswith(head):
+                        reason = reason[len(head):]
                 out.append(Entry(p, None, reason, _time_from_name(p)))
         out.sort(key=lambda e: (e.when, _sequence(e.path), e.path))
         return out
