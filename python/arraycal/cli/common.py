@@ -26,7 +26,7 @@ def _number(text):
     from gnuradio.eng_notation import str_to_num
     try:
         v = float(str_to_num(str(text).strip()))
-    except (ValueError, TypeError, OverflowError):
+    except (ValueError, TypeError, OverflowError, IndexError):   # IndexError: '' in GR 3.10
         raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
     if not math.isfinite(v):
         raise argparse.ArgumentTypeError(f"'{text}' is not a finite number")
