@@ -125,16 +125,19 @@ def test_a_crash_in_the_middle_leaves_the_previous_calibration_intact(tmp_path):
             "--rx-gnss", sim["rx"], "--out", tmp_path / "out", "--store", tmp_path / "store",
             "--quiet"]
     assert run_cli(*args, timeout=300).returncode == 0
-    before = (tmp_path / "out" / "calibration.json").read_bytes()
+    out = tmp_path / "out"
+    before = {n: (out / n).read_bytes() for n in os.listdir(out) if (out / n).is_file()}
     stored = sorted(os.listdir(tmp_path / "store"))
     # the process is killed (SIGKILL) after 500 frames
     p = run_cli(*args, timeout=300, env={"ARRAYCAL_FAULT_AFTER_FRAMES": "500"})
     assert p.returncode != 0
-    assert (tmp_path / "out" / "calibration.json").read_bytes() == before
+    # every previous output as it was (the run wrote into its staging directory)
+    assert {n: (out / n).read_bytes() for n in os.listdir(out) if (out / n).is_file()} == before
     assert sorted(os.listdir(tmp_path / "store")) == stored
-    # the LoS log of the crashed run holds what it had, the previous run's log is kept
-    assert (tmp_path / "out" / "los.csv.previous").is_file()
-    assert len((tmp_path / "out" / "los.csv").read_text().splitlines()) >= 1 + 2 * 500
+    # the LoS log of the crashed run holds what it had, in the staging directory it left
+    staged = [n for n in os.listdir(out) if n.startswith(".arraycal-staging-")]
+    assert len(staged) == 1
+    assert len((out / staged[0] / "los.csv").read_text().splitlines()) >= 1 + 2 * 500
 
 
 # ---------------------------------------------------------------- store and apply
