@@ -46,6 +46,16 @@ def run_demo(out_dir="arraycal-demo", scenario="snake", freq_hz=1.3e9, samp_rate
              duration_s=40.0, elements=2, method="fft", snr_db=20.0, seed=1, store=None,
              heading_error_deg=0.0, joint=False, progress=True, log=print, reflection=None,
              gnss_sigma=0.01):
+    """The campaign, its outputs staged and swapped into out_dir at the end, then stored
+    (interrupted: nothing stored, out_dir as it was)."""
+    return pipeline.staged(
+        lambda d: _run_demo(d, scenario, freq_hz, samp_rate, duration_s, elements, method,
+                            snr_db, seed, False, heading_error_deg, joint, progress, log,
+                            reflection, gnss_sigma), out_dir, (), store)
+
+
+def _run_demo(out_dir, scenario, freq_hz, samp_rate, duration_s, elements, method, snr_db, seed,
+              store, heading_error_deg, joint, progress, log, reflection, gnss_sigma):
     """The emulated campaign through the receive chain into los.csv, then the
     calibration pipeline on the emulator's UBX logs, as for a real campaign."""
     os.makedirs(out_dir, exist_ok=True)
