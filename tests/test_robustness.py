@@ -291,7 +291,16 @@ OPTIONS = [(("tx",), o, NUMBERS) for o in ("--freq", "--rate", "--gain", "--ampl
     [(("demo",), o, NUMBERS) for o in ("--freq", "--rate", "--duration", "--elements", "--snr",
                                         "--heading-error", "--seed")] + \
     [(("gnss", "log", "--port", "p", "--out", "o"), o, NUMBERS) for o in ("--baud",
-                                                                         "--duration")]
+                                                                         "--duration")] + \
+    [(("reciprocity", "simulate"), o, NUMBERS) for o in ("--trials", "--bs", "--ue",
+                                                         "--timing-ns", "--seed")] + \
+    [(("reciprocity", "simulate"), "--powers", TRIPLES)] + \
+    [(("reciprocity", "calibrate", "--listen", "l", "--out", "o"), o, NUMBERS)
+     for o in ("--bs", "--ue", "--spacing", "--count", "--idle-stop")] + \
+    [(("reciprocity", "node", "--role", "bs", "--connect", "c", "--subscribe", "s", "--out",
+       "o", "--index", "0"), o, NUMBERS)
+     for o in ("--index", "--bs", "--ue", "--seed", "--power", "--slots", "--pilot-period",
+               "--timeout")]
 
 
 def _parse(argv):

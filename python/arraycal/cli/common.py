@@ -76,6 +76,11 @@ duration_s = float_range(0.0, 366 * 86400.0, what="a duration (s)")
 seconds = float_range(-366 * 86400.0, 366 * 86400.0, what="a time (s)")
 seed = int_range(0, 2**32 - 1, what="a seed")
 baud = int_range(300, 4_000_000, what="a baud rate")
+node_count = int_range(1, 256, what="a node count")
+node_index = int_range(0, 255, what="a node index")
+count = int_range(0, 10**9, what="a count")
+positive_count = int_range(1, 10**6, what="a count >= 1")
+power_dbm = float_range(-200.0, 100.0, what="a power (dBm)")
 
 
 def run_flowgraph(tb, label, progress=None, period=10.0, on_started=None, until=None,
