@@ -35,6 +35,7 @@ SCHEMA_V1 = "arraycal.calibration/1"
 SCHEMAS = (SCHEMA, SCHEMA_V1)
 STATUSES = ("good", "suspect", "failed")
 UNVERIFIED = "unverified"      # the status of a /1 document
+READABLE = SCHEMAS
 MAX_CHANNELS = 1024
 FREQ_TOL_HZ = 1.0
 RATE_TOL = 1e-6      # relative
@@ -50,8 +51,8 @@ def default_store():
 
 def make_document(array, result, sample_rate, gain_db=None, serials=(), method="fft",
                   quality=None, created=None, verdict=None, simulated=False):
-    """The calibration document. Without a verdict it is a /1 document (reads as
-    unverified: the Apply block does not take it by default)."""
+    """The calibration document (schema /2: the verdict and simulated are set here or by
+    the caller before it is stored)."""
     elements = []
     for e in result.elements:
         elements.append({"id": e.id, "channel": e.channel,
@@ -68,8 +69,11 @@ def make_document(array, result, sample_rate, gain_db=None, serials=(), method="
     if result.lever_arm_correction_m is not None:
         q["lever_arm_correction_m"] = result.lever_arm_correction_m
         q["lever_arm_std_m"] = result.lever_arm_std_m
+    if result.joint:
+        q["time_offset_s"] = result.time_offset_s
+        q["time_offset_std_s"] = result.time_offset_std_s
     q.update(quality or {})
-    doc = {"schema": SCHEMA if verdict is not None else SCHEMA_V1,
+    doc = {"schema": SCHEMA,
             "created": timeutil.format_utc(created if created is not None else time.time()),
             "array": array.name,
             "device_serials": list(serials),

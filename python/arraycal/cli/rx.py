@@ -4,11 +4,12 @@
 #
 """`arraycal rx`: the live receiver (UHD, ZMQ or a recording)."""
 
+import argparse
 import time
 
 from ..errors import UserError
 from .common import (duration_s, frequency_hz, gain_db, int_range, position, print_offsets,
-                     raise_for_signal, run_flowgraph, sample_rate, seconds)
+                     print_verdict, raise_for_signal, run_flowgraph, sample_rate, seconds)
 
 
 # ---------------------------------------------------------------- rx
@@ -49,6 +50,8 @@ def add_rx(sub):
     p.add_argument("--rx-gnss", help="the array's GNSS log (for its position)")
     p.add_argument("--rx-position", type=position, help="LAT,LON,HEIGHT of the array antenna")
     p.add_argument("--store", help="calibration store (default: the user store)")
+    p.add_argument("--joint-geometry", action=argparse.BooleanOptionalAction, default=True,
+                   help="fit the heading and the radio-to-GNSS time offset (default on)")
     p.set_defaults(func=_cmd_rx)
 
 
@@ -146,9 +149,13 @@ def _cmd_rx(args):
         s = calibrate_from_los(los_path, args.array, args.tx_gnss, args.out, args.freq,
                                args.rate, rx_gnss=args.rx_gnss, rx_position=args.rx_position,
                                store=args.store, method=args.method, gain_db=args.gain,
+                               joint=args.joint_geometry,
                                serials=[args.serial] if args.serial else [])
         print_offsets(s["doc"])
-        print(f"wrote {args.out}/calibration.json; stored {s['store_path']}")
+        code = print_verdict(s["doc"])
+        print(f"wrote {args.out}/calibration.json; "
+              + (f"stored {s['store_path']}" if s["store_path"] else "not stored"))
+        return code
     return 0
 
 
