@@ -43,6 +43,12 @@ apes::apes(int n, int filter_len) : d_n(n), d_l(filter_len)
     d_g.resize(d_l);
     d_ug.resize(d_l);
     d_wg.resize(d_l);
+    // the largest batch (amplitudes: 3 x 64 columns) and the FB
+    // columns: fit() and the spectra allocate nothing
+    d_batch.reserve(static_cast<size_t>(d_l) * 3 * 64);
+    d_cols.reserve(d_l);
+    d_xr.reserve(d_n);
+    d_xi.reserve(d_n);
 }
 
 void apes::fit(const gr_complex* x)

@@ -3,8 +3,8 @@
  * Copyright 2026 gr-arraycal authors.
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include "capes_search.h"
 #include "simd.h"
-#include <gnuradio/arraycal/apes.h>
 #include <gnuradio/arraycal/cir_los.h>
 #include <gnuradio/arraycal/dft.h>
 #include <gnuradio/fft/fft.h>
@@ -53,6 +53,11 @@ cir_los::cir_los(int K, int zero_pad, los_pick mode, double threshold_db, double
     // one sample often lands on its flank only, half a sample resolves it
     d_grid_first = make_grid(std::max(zero_pad, 2));
     d_pow.resize(d_grid_first.m);
+    // the candidate lists' largest sizes: nothing is allocated per frame
+    d_above.reserve(d_grid_first.m);
+    d_candidates.reserve(d_grid_first.m + 1);
+    d_kc2 = static_cast<double>(kc) * kc;
+    d_kc2_inv = 1.0 / d_kc2;
     d_centred.resize(kc);
     d_cre.resize(kc);
     d_cim.resize(kc);
@@ -100,17 +105,13 @@ void cir_los::set_window(double w)
 void cir_los::set_apes(int filter_len, double apes_span, double apes_step)
 {
     if (filter_len <= 0) {
-        d_apes.reset();
-        d_apes_len = 0;
+        d_capes.reset();
         return;
     }
-    if (!(apes_span > 0.0) || !(apes_step > 0.0) || apes_step > apes_span)
-        throw std::invalid_argument("cir_los: need 0 < apes_step <= apes_span");
-    d_apes = std::make_unique<apes>(2 * d_kh + 1, filter_len);
-    d_apes_len = filter_len;
-    d_apes_span = apes_span;
-    d_apes_step = apes_step;
+    d_capes = std::make_unique<capes_search>(d_k, filter_len, apes_span, apes_step);
 }
+
+int cir_los::apes_len() const { return d_capes ? d_capes->filter_len() : 0; }
 
 void cir_los::load(const gr_complex* H, gr_complex* z)
 {
@@ -382,19 +383,14 @@ static double wrap_delay(double t, int K)
     return r - 0.5 * K;
 }
 
-los_estimate cir_los::estimate(const gr_complex* H, double predicted_delay)
+float cir_los::coarse_grid(const gr_complex* H, const grid_spec& g, int& peak_at)
 {
-    los_estimate est;
-    load(H, d_ifft->get_inbuf());
-    const grid_spec& g = d_mode == los_pick::first ? d_grid_first : d_grid;
-    const int Z = g.z, M = g.m;
-    const double step = g.step;
     // |CIR|^2 on the grid, unscaled (times K'^2): only ratios are taken of it,
-    // and the noise figure is scaled below. Stored phase by phase: grid
-    // point m = Z p + r is d_pow[r M1 + p] (pow_at).
+    // and the noise figure is scaled. Stored phase by phase: grid point
+    // m = Z p + r is d_pow[r M1 + p] (pow_at); peak_at is in that order.
     float peak_pow = -1.0f;
-    int peak_at = 0; // in d_pow's order
-    for (int r = 0; r < Z; ++r) {
+    peak_at = 0;
+    for (int r = 0; r < g.z; ++r) {
         coarse_cir_phase(H, g, r, r == 0);
         float v;
         int i;
@@ -405,16 +401,14 @@ los_estimate cir_los::estimate(const gr_complex* H, double predicted_delay)
             peak_at = r * d_m1 + i;
         }
     }
-    auto pow_at = [&](int m) { return d_pow[static_cast<size_t>(m % Z) * d_m1 + m / Z]; };
+    return peak_pow;
+}
 
-    auto delay_of = [&](int m) { return (m < (M + 1) / 2 ? m : m - M) * step; };
-    auto index_of = [&](double t) {
-        long m = std::lround(t / step);
-        return static_cast<int>(((m % M) + M) % M);
-    };
-
-    // noise: CIR far from the frame start (|delay| >= K/4), where the sync
-    // put the strongest path near 0: grid indices [ceil(M/4), floor(3M/4)]
+double cir_los::grid_noise(const grid_spec& g) const
+{
+    // CIR far from the frame start (|delay| >= K/4), where the sync put the
+    // strongest path near 0: grid indices [ceil(M/4), floor(3M/4)]
+    const int Z = g.z, M = g.m;
     const int n_lo = (M + 3) / 4, n_hi = (3 * M) / 4;
     float noise_sum = 0.0f;
     for (int r = 0; r < Z; ++r) {
@@ -424,203 +418,168 @@ los_estimate cir_los::estimate(const gr_complex* H, double predicted_delay)
             continue;
         noise_sum += sum_floats(d_pow.data() + static_cast<size_t>(r) * d_m1 + p0, p1 - p0 + 1);
     }
-    const double kc2 = static_cast<double>(2 * d_kh + 1) * (2 * d_kh + 1);
-    const double noise_grid = static_cast<double>(noise_sum) / (n_hi - n_lo + 1);
-    const double noise = noise_grid / kc2;
+    return static_cast<double>(noise_sum) / (n_hi - n_lo + 1);
+}
 
-    // Candidate lobes on the grid, each refined to its peak before they are
-    // compared: a lobe's nearest grid point can lie up to half a step from
-    // its peak, where it reads lower by up to sinc^2(step/2) (4 dB on a grid
-    // of one sample), so every grid local maximum within that margin of the
-    // best grid value may hold the strongest peak. Usually there is one.
-    const double kc2_inv = 1.0 / kc2;
-    auto is_local_max = [&](int m) {
-        const float v = pow_at(m);
-        return v >= pow_at((m + M - 1) % M) && v >= pow_at((m + 1) % M);
-    };
-    auto refine_lobe = [&](int m) {
-        const int mp = (m + 1) % M, mm = (m - 1 + M) % M;
-        const double t0 = delay_of(m);
-        // start: on a grid of ~1 sample |c| is a sinc and
-        // |c(t0+s)|/(|c(t0)|+|c(t0+s)|) is the offset exactly; on finer grids
-        // a parabola through |c|^2 is good
-        double off = 0.0;
-        if (step > 0.5) {
-            const double a = std::sqrt(pow_at(mm)), b = std::sqrt(pow_at(m)),
-                         cc = std::sqrt(pow_at(mp));
-            off = cc >= a ? cc / (b + cc) : -a / (a + b);
-        } else {
-            const double den = pow_at(mm) - 2.0 * pow_at(m) + pow_at(mp);
-            if (den < 0)
-                off = 0.5 * (pow_at(mm) - pow_at(mp)) / den;
-        }
-        off = std::max(-0.9, std::min(0.9, off));
-        lobe l;
-        l.m = m;
-        l.t = refine_peak(t0 + off * step, step, l.c);
-        l.t = std::max(t0 - step, std::min(t0 + step, l.t));
-        l.p = std::norm(l.c);
-        return l;
-    };
-    // the strongest refined lobe among candidates (grid indices, any order):
-    // the MAX_CANDIDATES highest are refined, highest first, until no other
-    // can reach the best refined peak
-    auto strongest_of = [&](std::vector<int>& cand) {
-        std::sort(cand.begin(), cand.end(), [&](int a, int b) {
-            return pow_at(a) > pow_at(b) || (pow_at(a) == pow_at(b) && a < b);
-        });
-        cand.erase(std::unique(cand.begin(), cand.end()), cand.end());
-        lobe best = refine_lobe(cand[0]);
-        const size_t n = std::min<size_t>(cand.size(), MAX_CANDIDATES);
-        for (size_t i = 1; i < n; ++i) {
-            if (pow_at(cand[i]) * kc2_inv <= best.p * g.scallop)
-                break; // sorted: no later candidate can win either
-            const lobe l = refine_lobe(cand[i]);
-            if (l.p > best.p)
-                best = l;
-        }
-        return best;
-    };
+int cir_los::index_of(const grid_spec& g, double t) const
+{
+    const long m = std::lround(t / g.step);
+    return static_cast<int>(((m % g.m) + g.m) % g.m);
+}
 
+bool cir_los::is_local_max(const grid_spec& g, int m) const
+{
+    const float v = pow_at(g, m);
+    return v >= pow_at(g, (m + g.m - 1) % g.m) && v >= pow_at(g, (m + 1) % g.m);
+}
+
+cir_los::lobe cir_los::refine_lobe(const grid_spec& g, int m)
+{
+    const int M = g.m;
+    const double step = g.step;
+    const int mp = (m + 1) % M, mm = (m - 1 + M) % M;
+    const double t0 = delay_of(g, m);
+    // start: on a grid of ~1 sample |c| is a sinc and
+    // |c(t0+s)|/(|c(t0)|+|c(t0+s)|) is the offset exactly; on finer grids a
+    // parabola through |c|^2 is good
+    double off = 0.0;
+    if (step > 0.5) {
+        const double a = std::sqrt(pow_at(g, mm)), b = std::sqrt(pow_at(g, m)),
+                     cc = std::sqrt(pow_at(g, mp));
+        off = cc >= a ? cc / (b + cc) : -a / (a + b);
+    } else {
+        const double den = pow_at(g, mm) - 2.0 * pow_at(g, m) + pow_at(g, mp);
+        if (den < 0)
+            off = 0.5 * (pow_at(g, mm) - pow_at(g, mp)) / den;
+    }
+    off = std::max(-0.9, std::min(0.9, off));
+    lobe l;
+    l.m = m;
+    l.t = refine_peak(t0 + off * step, step, l.c);
+    l.t = std::max(t0 - step, std::min(t0 + step, l.t));
+    l.p = std::norm(l.c);
+    return l;
+}
+
+cir_los::lobe cir_los::strongest_of(const grid_spec& g, std::vector<int>& cand)
+{
+    // The MAX_CANDIDATES highest are refined, highest first, until no other
+    // can reach the best refined peak: a lobe's nearest grid point can lie up
+    // to half a step from its peak, where it reads lower by up to
+    // sinc^2(step/2) (4 dB on a grid of one sample), so every grid local
+    // maximum within that margin of the best grid value may hold the
+    // strongest peak. Usually there is one.
+    std::sort(cand.begin(), cand.end(), [&](int a, int b) {
+        return pow_at(g, a) > pow_at(g, b) || (pow_at(g, a) == pow_at(g, b) && a < b);
+    });
+    cand.erase(std::unique(cand.begin(), cand.end()), cand.end());
+    lobe best = refine_lobe(g, cand[0]);
+    const size_t n = std::min<size_t>(cand.size(), MAX_CANDIDATES);
+    for (size_t i = 1; i < n; ++i) {
+        if (pow_at(g, cand[i]) * d_kc2_inv <= best.p * g.scallop)
+            break; // sorted: no later candidate can win either
+        const lobe l = refine_lobe(g, cand[i]);
+        if (l.p > best.p)
+            best = l;
+    }
+    return best;
+}
+
+cir_los::lobe cir_los::pick_predicted(const grid_spec& g, double predicted_delay)
+{
+    // the strongest within +-window of the predicted delay
+    const int M = g.m;
+    const int w = std::max(1, static_cast<int>(std::ceil(d_window / g.step)));
+    const int c = index_of(g, predicted_delay);
+    int top = c;
+    for (int j = -w; j <= w; ++j) {
+        const int m = ((c + j) % M + M) % M;
+        if (pow_at(g, m) > pow_at(g, top))
+            top = m;
+    }
     auto& cand = d_candidates;
     cand.clear();
-    lobe best;
-    if (d_mode == los_pick::predicted) {
-        // the strongest within +-window of the predicted delay
-        const int w = std::max(1, static_cast<int>(std::ceil(d_window / step)));
-        const int c = index_of(predicted_delay);
-        int top = c;
-        for (int j = -w; j <= w; ++j) {
-            const int m = ((c + j) % M + M) % M;
-            if (pow_at(m) > pow_at(top))
-                top = m;
-        }
-        cand.push_back(top);
-        const float thr = pow_at(top) * g.scallop;
-        for (int j = -w; j <= w; ++j) {
-            const int m = ((c + j) % M + M) % M;
-            if (pow_at(m) >= thr && is_local_max(m))
-                cand.push_back(m);
-        }
-        best = strongest_of(cand);
-    } else {
-        const int top = (peak_at % d_m1) * Z + peak_at / d_m1;
-        cand.push_back(top);
-        d_above.clear();
-        at_least(d_pow.data(), M, peak_pow * g.scallop, d_above);
-        for (int i : d_above) {
-            const int m = (i % d_m1) * Z + i / d_m1; // d_pow is phase by phase
-            if (is_local_max(m))
-                cand.push_back(m);
-        }
-        best = strongest_of(cand);
-        if (d_mode == los_pick::first) {
-            // the earliest lobe within `window` samples before the strongest
-            // that is no more than threshold_db below it (and clear of the
-            // noise), judged on its refined peak
-            const double thr = best.p * std::pow(10.0, d_threshold_db / 10.0);
-            const int w = std::max(1, static_cast<int>(std::ceil(d_window / step)));
-            const int at = index_of(best.t);
-            for (int j = -w; j < 0; ++j) {
-                const int m = ((at + j) % M + M) % M;
-                if (!(pow_at(m) * kc2_inv >= thr * g.scallop && pow_at(m) > 4.0 * noise_grid &&
-                      is_local_max(m)))
-                    continue;
-                const lobe l = refine_lobe(m);
-                if (l.p >= thr && l.t < best.t - 0.5 * step) {
-                    best = l;
-                    break;
-                }
-            }
-        }
+    cand.push_back(top);
+    const float thr = pow_at(g, top) * g.scallop;
+    for (int j = -w; j <= w; ++j) {
+        const int m = ((c + j) % M + M) % M;
+        if (pow_at(g, m) >= thr && is_local_max(g, m))
+            cand.push_back(m);
     }
-    cd c = best.c;
-    double t = best.t;
+    return strongest_of(g, cand);
+}
 
-    if (d_apes) {
-        // CAPES (Jakobsson & Stoica): locate the LoS with the Capon spectrum,
-        // take its gain from forward-backward APES. Both share one FB
-        // covariance and Cholesky factor. APES peaks are biased for close
-        // paths (they lean together); Capon's are not, and the APES filter
-        // at the right delay nulls a reflection that leaks into the FFT's gain.
-        // The centred response is x[i] = a e^{j2pi kh t/K} e^{-j2pi i t/K}:
-        // delay t is w = -2 pi t/K, and the gain is alpha(w) e^{-j2pi kh t/K}.
+cir_los::lobe cir_los::pick_strongest(const grid_spec& g, float peak_pow, int peak_at)
+{
+    auto& cand = d_candidates;
+    cand.clear();
+    cand.push_back((peak_at % d_m1) * g.z + peak_at / d_m1);
+    d_above.clear();
+    at_least(d_pow.data(), g.m, peak_pow * g.scallop, d_above);
+    for (int i : d_above) {
+        const int m = (i % d_m1) * g.z + i / d_m1; // d_pow is phase by phase
+        if (is_local_max(g, m))
+            cand.push_back(m);
+    }
+    return strongest_of(g, cand);
+}
+
+cir_los::lobe cir_los::pick_first(const grid_spec& g, const lobe& strongest, double noise_grid)
+{
+    // the earliest lobe within `window` samples before the strongest that is
+    // no more than threshold_db below it (and clear of the noise), judged on
+    // its refined peak
+    const int M = g.m;
+    const double thr = strongest.p * std::pow(10.0, d_threshold_db / 10.0);
+    const int w = std::max(1, static_cast<int>(std::ceil(d_window / g.step)));
+    const int at = index_of(g, strongest.t);
+    for (int j = -w; j < 0; ++j) {
+        const int m = ((at + j) % M + M) % M;
+        if (!(pow_at(g, m) * d_kc2_inv >= thr * g.scallop && pow_at(g, m) > 4.0 * noise_grid &&
+              is_local_max(g, m)))
+            continue;
+        const lobe l = refine_lobe(g, m);
+        if (l.p >= thr && l.t < strongest.t - 0.5 * g.step)
+            return l;
+    }
+    return strongest;
+}
+
+los_estimate cir_los::estimate(const gr_complex* H, double predicted_delay)
+{
+    load(H, d_ifft->get_inbuf());
+    const grid_spec& g = d_mode == los_pick::first ? d_grid_first : d_grid;
+    int peak_at;
+    const float peak_pow = coarse_grid(H, g, peak_at);
+    const double noise_grid = grid_noise(g);
+    const double noise = noise_grid / d_kc2;
+
+    lobe best;
+    if (d_mode == los_pick::predicted)
+        best = pick_predicted(g, predicted_delay);
+    else {
+        best = pick_strongest(g, peak_pow, peak_at);
+        if (d_mode == los_pick::first)
+            best = pick_first(g, best, noise_grid);
+    }
+    std::complex<double> c = best.c;
+    double t = best.t;
+    if (d_capes) {
+        // the centred response, without the Nyquist bin
         std::copy(H + d_k - d_kh, H + d_k, d_centred.begin());
         std::copy(H, H + d_kh + 1, d_centred.begin() + d_kh);
-        d_apes->fit(d_centred.data());
-        // grid no coarser than 32/L samples: Capon peaks narrow as L grows
-        const double span = d_apes_span;
-        const double gstep = std::min(d_apes_step, 32.0 / d_apes_len);
-        const int half = std::max(1, static_cast<int>(std::lround(span / gstep)));
-        const int n = 2 * half + 1;
-        d_apes_w.resize(n);
-        d_apes_p.resize(n);
-        for (int j = 0; j < n; ++j)
-            d_apes_w[j] = -2.0 * M_PI * (t + (j - half) * gstep) / d_k;
-        d_apes->capon(d_apes_w.data(), n, d_apes_p.data());
-        // Every grid local maximum is refined before the peaks are compared:
-        // at high SNR and large L the peaks are narrower than the grid and the
-        // grid values of a peak's flank say little about its height. One
-        // batched evaluation of 17 points over +-1 grid step, then a parabola
-        // through log Capon at the best three (Capon peaks are Lorentzian-like).
-        struct peak {
-            double tau, power;
-        };
-        std::vector<peak> peaks;
-        constexpr int SUB = 17;
-        double sw[SUB], sp[SUB];
-        for (int j = 1; j + 1 < n; ++j) {
-            if (!(d_apes_p[j] >= d_apes_p[j - 1] && d_apes_p[j] >= d_apes_p[j + 1]))
-                continue;
-            const double tj = t + (j - half) * gstep;
-            const double h = 2.0 * gstep / (SUB - 1);
-            for (int i = 0; i < SUB; ++i)
-                sw[i] = -2.0 * M_PI * (tj - gstep + i * h) / d_k;
-            d_apes->capon(sw, SUB, sp);
-            const int ib = static_cast<int>(std::max_element(sp, sp + SUB) - sp);
-            double tau = tj - gstep + ib * h, power = sp[ib];
-            if (ib > 0 && ib + 1 < SUB) {
-                const double lm = std::log(sp[ib - 1]), l0 = std::log(sp[ib]),
-                             lp = std::log(sp[ib + 1]);
-                const double den = lm - 2.0 * l0 + lp;
-                if (den < 0) {
-                    const double off = std::max(-0.5, std::min(0.5, 0.5 * (lm - lp) / den));
-                    tau += off * h;
-                    power = std::exp(l0 - 0.25 * (lm - lp) * off);
-                }
-            }
-            peaks.push_back({ tau, power });
-        }
-        double tc = t;
-        if (!peaks.empty()) {
-            size_t ib = 0;
-            for (size_t i = 1; i < peaks.size(); ++i)
-                if (peaks[i].power > peaks[ib].power)
-                    ib = i;
-            if (d_mode == los_pick::first) {
-                const double thr = peaks[ib].power * std::pow(10.0, d_threshold_db / 10.0);
-                for (size_t i = 0; i < peaks.size(); ++i)
-                    if (peaks[i].power >= thr) {
-                        ib = i;
-                        break;
-                    }
-            } else if (d_mode == los_pick::predicted) {
-                for (size_t i = 0; i < peaks.size(); ++i)
-                    if (std::abs(peaks[i].tau - predicted_delay) <
-                        std::abs(peaks[ib].tau - predicted_delay))
-                        ib = i;
-            }
-            tc = peaks[ib].tau;
-        }
-        t = tc;
-        c = d_apes->amplitude(-2.0 * M_PI * t / d_k) * std::polar(1.0, -2.0 * M_PI * d_kh * t / d_k);
+        const capes_search::result r =
+            d_capes->search(d_centred.data(), t, d_mode, d_threshold_db, predicted_delay);
+        t = r.delay;
+        c = r.gain;
     }
 
+    los_estimate est;
     est.gain = gr_complex(static_cast<float>(c.real()), static_cast<float>(c.imag()));
     est.delay = wrap_delay(t, d_k);
     est.noise_var = noise;
     est.snr_db = noise > 0 ? 10.0 * std::log10(std::norm(c) / noise) : INFINITY;
-    est.valid = best.p * kc2 > 4.0 * noise_grid;
+    est.valid = best.p * d_kc2 > 4.0 * noise_grid;
     return est;
 }
 

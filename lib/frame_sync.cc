@@ -92,7 +92,7 @@ void frame_sync::advance_clock(uint64_t m)
     }
 }
 
-void frame_sync::detect(uint64_t m, float peak, float frac, double offset_s,
+void frame_sync::detect(uint64_t m, float peak, float frac, double gps_minus_rx_time_s,
                         std::vector<frame_detection>& out)
 {
     advance_clock(m);
@@ -101,7 +101,7 @@ void frame_sync::detect(uint64_t m, float peak, float frac, double offset_s,
     d.seq = d_seq++;
     d.peak = peak;
     d.frac = frac;
-    d.time = d_clock.time_of(m, offset_s);
+    d.time = d_clock.time_of(m, gps_minus_rx_time_s);
     out.push_back(d);
 
     note_detection_for_period(m);
@@ -139,7 +139,7 @@ void frame_sync::scan(const std::vector<const gr_complex*>& chans,
                       uint64_t first,
                       int n,
                       float threshold,
-                      double time_offset_s,
+                      double gps_minus_rx_time_s,
                       std::vector<frame_detection>& out)
 {
     const int W = d_win;
@@ -180,7 +180,7 @@ void frame_sync::scan(const std::vector<const gr_complex*>& chans,
                 detect(mb,
                        mv[best],
                        frac_offset(mv[best - 1], mv[best], mv[best + 1]),
-                       time_offset_s,
+                       gps_minus_rx_time_s,
                        out);
             } else {
                 d_misses_total++;
@@ -219,7 +219,7 @@ void frame_sync::scan(const std::vector<const gr_complex*>& chans,
                 is_max = d_block[k] <= v;
             if (!is_max)
                 continue;
-            detect(mm, v, frac_offset(d_block[b - 1], v, d_block[b + 1]), time_offset_s, out);
+            detect(mm, v, frac_offset(d_block[b - 1], v, d_block[b + 1]), gps_minus_rx_time_s, out);
             ++i;
             found = true;
             break;

@@ -66,7 +66,7 @@ public:
               uint64_t first,
               int n,
               float threshold,
-              double time_offset_s,
+              double gps_minus_rx_time_s,
               std::vector<frame_detection>& out);
 
     int period() const { return d_period; }
@@ -78,7 +78,7 @@ public:
 private:
     enum class state { acquire, track };
 
-    void detect(uint64_t m, float peak, float frac, double offset_s,
+    void detect(uint64_t m, float peak, float frac, double gps_minus_rx_time_s,
                 std::vector<frame_detection>& out);
     void advance_clock(uint64_t m);
     void note_detection_for_period(uint64_t m);

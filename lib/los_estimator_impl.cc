@@ -74,6 +74,7 @@ los_estimator_impl::los_estimator_impl(int packet_len,
 {
     if (!(samp_rate > 0.0))
         throw std::invalid_argument("los_estimator: samp_rate must be > 0");
+    d_out.resize(1, num_chans);
     message_port_register_out(PORT_LOS);
     message_port_register_in(PORT_DELAYS);
     set_msg_handler(PORT_DELAYS,
@@ -102,7 +103,6 @@ int los_estimator_impl::work(int noutput_items,
     const uint64_t nread = nitems_read(0);
     get_tags_in_range(d_tags, 0, nread, nread + noutput_items);
     auto tag = d_tags.begin();
-    d_out.resize(d_nchan);
     for (int i = 0; i < noutput_items; ++i) {
         double gps_time = 0.0, cfo = 0.0;
         uint64_t seq = nread + i;
@@ -125,10 +125,11 @@ int los_estimator_impl::work(int noutput_items,
             d_out.snr_db[c] = e.snr_db;
             d_out.valid[c] = e.valid ? 1 : 0;
         }
-        d_out.gps_time = gps_time;
-        d_out.seq = seq;
-        d_out.cfo_hz = cfo;
-        message_port_pub(PORT_LOS, d_out.to_pmt());
+        d_out.gps_time[0] = gps_time;
+        d_out.seq[0] = seq;
+        d_out.cfo_hz[0] = cfo;
+        d_out.frames = 1;
+        message_port_pub(PORT_LOS, d_out.to_pmt(false));
         d_frames++;
     }
     return noutput_items;

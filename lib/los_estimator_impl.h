@@ -7,6 +7,7 @@
 #define INCLUDED_ARRAYCAL_LOS_ESTIMATOR_IMPL_H
 
 #include "los_message.h"
+#include "los_picker.h"
 #include <gnuradio/arraycal/cir_los.h>
 #include <gnuradio/arraycal/los_estimator.h>
 #include <atomic>
@@ -47,7 +48,7 @@ private:
     std::atomic<uint64_t> d_frames{ 0 };
     // per-call scratch, reused
     std::vector<gr::tag_t> d_tags;
-    los_frame d_out;
+    los_batch d_out; // one frame
 };
 
 } // namespace arraycal

@@ -106,40 +106,45 @@ void los_logger_impl::handle(const pmt::pmt_t& msg)
         return;
     }
     if (d_fd < 0) {
-        const uint64_t n = ++d_lost;
+        const uint64_t n = (d_lost += v.frames);
         if (worth_a_line(n))
             d_logger->warn("'{:s}' is closed; frame not written ({:d} so far)", d_path, n);
         return;
     }
 
     d_rows.clear();
-    for (size_t c = 0; c < v.n; ++c) {
-        append_number(d_rows, v.gps_time, std::chars_format::fixed, 7);
-        d_rows += ',';
-        append_integer(d_rows, v.seq);
-        d_rows += ',';
-        append_integer(d_rows, c);
-        d_rows += ',';
-        append_number(d_rows, v.gain[c].real(), std::chars_format::general, 7);
-        d_rows += ',';
-        append_number(d_rows, v.gain[c].imag(), std::chars_format::general, 7);
-        d_rows += ',';
-        append_number(d_rows, v.delay_s[c], std::chars_format::scientific, 4);
-        d_rows += ',';
-        append_number(d_rows, v.snr_db[c], std::chars_format::fixed, 2);
-        d_rows += '\n';
-    }
-    // one write per frame: in the kernel's hands before the next message
+    for (size_t f = 0; f < v.frames; ++f)
+        for (size_t c = 0; c < v.n; ++c) {
+            const size_t at = f * v.n + c;
+            append_number(d_rows, v.gps_time[f], std::chars_format::fixed, 7);
+            d_rows += ',';
+            append_integer(d_rows, v.seq[f]);
+            d_rows += ',';
+            append_integer(d_rows, c);
+            d_rows += ',';
+            append_number(d_rows, v.gain[at].real(), std::chars_format::general, 7);
+            d_rows += ',';
+            append_number(d_rows, v.gain[at].imag(), std::chars_format::general, 7);
+            d_rows += ',';
+            append_number(d_rows, v.delay_s[at], std::chars_format::scientific, 4);
+            d_rows += ',';
+            append_number(d_rows, v.snr_db[at], std::chars_format::fixed, 2);
+            d_rows += '\n';
+        }
+    // one write per message (a frame or a batch): in the kernel's hands
+    // before the next message
     if (!write_all(d_rows.data(), d_rows.size())) {
-        const uint64_t lost = ++d_lost;
-        if (worth_a_line(lost))
-            d_logger->error("cannot write to '{:s}': {:s}; frame not written ({:d} so far)",
+        const uint64_t lost = (d_lost += v.frames);
+        if (worth_a_line(lost) || v.frames > 1)
+            d_logger->error("cannot write to '{:s}': {:s}; {:d} frame(s) not written ({:d} "
+                            "so far)",
                             d_path,
                             std::strerror(errno),
+                            v.frames,
                             lost);
         return;
     }
-    d_count++;
+    d_count += v.frames;
     if (std::chrono::steady_clock::now() - d_last_sync > std::chrono::seconds(1))
         sync();
 }

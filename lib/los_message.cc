@@ -4,7 +4,6 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "los_message.h"
-#include <stdexcept>
 
 namespace gr {
 namespace arraycal {
@@ -17,19 +16,46 @@ static const pmt::pmt_t KEY_DELAY = pmt::intern("delay_s");
 static const pmt::pmt_t KEY_SNR = pmt::intern("snr_db");
 static const pmt::pmt_t KEY_VALID = pmt::intern("valid");
 
-pmt::pmt_t los_frame::to_pmt() const
+void los_batch::resize(int capacity, int num_chans)
 {
+    nchan = num_chans;
+    frames = 0;
+    const size_t nf = static_cast<size_t>(capacity);
+    const size_t nv = nf * static_cast<size_t>(num_chans);
+    gps_time.resize(nf);
+    seq.resize(nf);
+    cfo_hz.resize(nf);
+    gain.resize(nv);
+    delay_s.resize(nv);
+    snr_db.resize(nv);
+    valid.resize(nv);
+}
+
+pmt::pmt_t los_batch::to_pmt(bool batched, int first, int count) const
+{
+    if (count < 0)
+        count = frames - first;
     // dcons prepends a key that is known to be new: dict_add would first
-    // search the dict for it and cost twice as much, once per frame
-    const size_t n = gain.size();
+    // search the dict for it and cost twice as much
+    const size_t f0 = static_cast<size_t>(first), nf = static_cast<size_t>(count);
+    const size_t v0 = f0 * nchan, nv = nf * nchan;
     pmt::pmt_t d = pmt::make_dict();
-    d = pmt::dcons(pmt::cons(KEY_VALID, pmt::init_u8vector(n, valid)), d);
-    d = pmt::dcons(pmt::cons(KEY_CFO, pmt::from_double(cfo_hz)), d);
-    d = pmt::dcons(pmt::cons(KEY_SNR, pmt::init_f64vector(n, snr_db)), d);
-    d = pmt::dcons(pmt::cons(KEY_DELAY, pmt::init_f64vector(n, delay_s)), d);
-    d = pmt::dcons(pmt::cons(KEY_LOS, pmt::init_c32vector(n, gain)), d);
-    d = pmt::dcons(pmt::cons(KEY_SEQ, pmt::from_uint64(seq)), d);
-    d = pmt::dcons(pmt::cons(KEY_GPS_TIME, pmt::from_double(gps_time)), d);
+    d = pmt::dcons(pmt::cons(KEY_VALID, pmt::init_u8vector(nv, valid.data() + v0)), d);
+    d = pmt::dcons(pmt::cons(KEY_CFO,
+                             batched ? pmt::init_f64vector(nf, cfo_hz.data() + f0)
+                                     : pmt::from_double(cfo_hz[f0])),
+                   d);
+    d = pmt::dcons(pmt::cons(KEY_SNR, pmt::init_f64vector(nv, snr_db.data() + v0)), d);
+    d = pmt::dcons(pmt::cons(KEY_DELAY, pmt::init_f64vector(nv, delay_s.data() + v0)), d);
+    d = pmt::dcons(pmt::cons(KEY_LOS, pmt::init_c32vector(nv, gain.data() + v0)), d);
+    d = pmt::dcons(pmt::cons(KEY_SEQ,
+                             batched ? pmt::init_u64vector(nf, seq.data() + f0)
+                                     : pmt::from_uint64(seq[f0])),
+                   d);
+    d = pmt::dcons(pmt::cons(KEY_GPS_TIME,
+                             batched ? pmt::init_f64vector(nf, gps_time.data() + f0)
+                                     : pmt::from_double(gps_time[f0])),
+                   d);
     return d;
 }
 
@@ -43,94 +69,37 @@ const char* read_los(const pmt::pmt_t& msg, los_view& out)
     const pmt::pmt_t los = pmt::dict_ref(msg, KEY_LOS, nil);
     const pmt::pmt_t delay = pmt::dict_ref(msg, KEY_DELAY, nil);
     const pmt::pmt_t snr = pmt::dict_ref(msg, KEY_SNR, nil);
-    if (!(pmt::is_real(t) || pmt::is_integer(t)) ||
-        !(pmt::is_uint64(seq) || pmt::is_integer(seq)) || !pmt::is_c32vector(los) ||
-        !pmt::is_f64vector(delay) || !pmt::is_f64vector(snr))
-        return "gps_time, seq, los (c32), delay_s and snr_db (f64) missing or mistyped";
+    if (!pmt::is_c32vector(los) || !pmt::is_f64vector(delay) || !pmt::is_f64vector(snr))
+        return "los (c32), delay_s and snr_db (f64) missing or mistyped";
+    if (pmt::is_f64vector(t)) { // a batch
+        if (!pmt::is_u64vector(seq))
+            return "a batch's seq must be a u64 vector";
+        size_t nt = 0, ns = 0;
+        out.gps_time = pmt::f64vector_elements(t, nt);
+        out.seq = pmt::u64vector_elements(seq, ns);
+        if (nt == 0 || ns != nt)
+            return "a batch's gps_time and seq differ in length or are empty";
+        out.frames = nt;
+    } else {
+        if (!(pmt::is_real(t) || pmt::is_integer(t)) ||
+            !(pmt::is_uint64(seq) || pmt::is_integer(seq)))
+            return "gps_time and seq missing or mistyped";
+        out.one_gps_time = pmt::to_double(t);
+        // an unsigned 64-bit count; an integer PMT is a long
+        out.one_seq =
+            pmt::is_uint64(seq) ? pmt::to_uint64(seq) : static_cast<uint64_t>(pmt::to_long(seq));
+        out.gps_time = &out.one_gps_time;
+        out.seq = &out.one_seq;
+        out.frames = 1;
+    }
     size_t n = 0, nd = 0, ns = 0;
     out.gain = pmt::c32vector_elements(los, n);
     out.delay_s = pmt::f64vector_elements(delay, nd);
     out.snr_db = pmt::f64vector_elements(snr, ns);
-    if (n == 0 || nd != n || ns != n)
-        return "los, delay_s and snr_db differ in length";
-    out.n = n;
-    out.gps_time = pmt::to_double(t);
-    // an unsigned 64-bit count; an integer PMT is a long
-    out.seq = pmt::is_uint64(seq) ? pmt::to_uint64(seq) : static_cast<uint64_t>(pmt::to_long(seq));
+    if (n == 0 || nd != n || ns != n || n % out.frames != 0)
+        return "los, delay_s and snr_db differ in length or do not hold every frame";
+    out.n = n / out.frames;
     return nullptr;
-}
-
-los_picker::los_picker(const std::string& block,
-                       int K,
-                       int num_chans,
-                       const std::string& method,
-                       const std::string& pick,
-                       int zero_pad,
-                       double threshold_db,
-                       double window,
-                       int apes_len)
-    : d_block(block),
-      d_nchan(num_chans),
-      d_los(std::make_unique<cir_los>(
-          K, zero_pad, los_pick_from_string(pick), threshold_db, window)),
-      d_predicted(num_chans, 0.0)
-{
-    if (method == "apes")
-        d_los->set_apes(apes_len);
-    else if (method != "fft")
-        throw std::invalid_argument(d_block + ": method must be fft or apes, not '" + method +
-                                    "'");
-}
-
-void los_picker::set_pick(const std::string& pick)
-{
-    const los_pick p = los_pick_from_string(pick);
-    std::lock_guard<std::mutex> lock(d_mutex);
-    d_los->set_mode(p);
-}
-
-void los_picker::set_threshold_db(double threshold_db)
-{
-    std::lock_guard<std::mutex> lock(d_mutex);
-    d_los->set_threshold_db(threshold_db);
-}
-
-void los_picker::set_window(double window)
-{
-    std::lock_guard<std::mutex> lock(d_mutex);
-    d_los->set_window(window);
-}
-
-void los_picker::set_predicted_delays(const std::vector<double>& delays)
-{
-    std::lock_guard<std::mutex> lock(d_mutex);
-    if (delays.size() == 1)
-        d_predicted.assign(d_nchan, delays[0]);
-    else if (static_cast<int>(delays.size()) == d_nchan)
-        d_predicted = delays;
-    else
-        throw std::invalid_argument(d_block + ": need 1 or num_chans predicted delays");
-}
-
-void los_picker::handle_delays(const pmt::pmt_t& msg, const gr::logger_ptr& logger)
-{
-    std::vector<double> d;
-    if (pmt::is_f64vector(msg))
-        d = pmt::f64vector_elements(msg);
-    else if (pmt::is_f32vector(msg)) {
-        for (float v : pmt::f32vector_elements(msg))
-            d.push_back(v);
-    } else if (pmt::is_real(msg) || pmt::is_integer(msg))
-        d.push_back(pmt::to_double(msg));
-    else {
-        logger->warn("delays message must be a number or a f32/f64 vector; ignored");
-        return;
-    }
-    try {
-        set_predicted_delays(d);
-    } catch (const std::invalid_argument& e) {
-        logger->warn("{:s}; ignored", e.what());
-    }
 }
 
 } // namespace arraycal

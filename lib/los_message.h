@@ -6,92 +6,60 @@
 #ifndef INCLUDED_ARRAYCAL_LOS_MESSAGE_H
 #define INCLUDED_ARRAYCAL_LOS_MESSAGE_H
 
-#include <gnuradio/arraycal/cir_los.h>
 #include <gnuradio/gr_complex.h>
-#include <gnuradio/logger.h>
 #include <pmt/pmt.h>
 #include <cstdint>
-#include <memory>
-#include <mutex>
-#include <string>
 #include <vector>
 
 namespace gr {
 namespace arraycal {
 
-//! One frame's LoS, all channels: the fields of docs/design.md's LoS message.
-struct los_frame {
-    double gps_time = 0.0;
-    uint64_t seq = 0;
-    double cfo_hz = 0.0;
+/*!
+ * LoS results of up to `capacity` frames, all channels (docs/blocks.md,
+ * "LoS message"): the per-channel fields frame-major, [frame * nchan + c].
+ * Sized once: filling it allocates nothing; to_pmt() allocates the message.
+ */
+struct los_batch {
+    int nchan = 0;
+    int frames = 0; //!< frames held
+    std::vector<double> gps_time;
+    std::vector<uint64_t> seq;
+    std::vector<double> cfo_hz;
     std::vector<gr_complex> gain;
     std::vector<double> delay_s;
     std::vector<double> snr_db;
     std::vector<uint8_t> valid;
 
-    void resize(int nchan)
-    {
-        gain.resize(nchan);
-        delay_s.resize(nchan);
-        snr_db.resize(nchan);
-        valid.resize(nchan);
-    }
-    //! The LoS message (a dict) of los_estimator and los_receiver.
-    pmt::pmt_t to_pmt() const;
+    void resize(int capacity, int num_chans);
+    int capacity() const { return static_cast<int>(gps_time.size()); }
+    /*!
+     * The message of frames first .. first+count-1 (count < 0: all held):
+     * with batched = false (one frame) the single-frame dict (scalar
+     * gps_time, seq and cfo_hz, per-channel vectors); with batched = true the
+     * batch dict (every field a vector with a leading frame axis).
+     */
+    pmt::pmt_t to_pmt(bool batched, int first = 0, int count = -1) const;
 };
 
 //! A LoS message's fields as a consumer reads them, pointing into the message.
 struct los_view {
-    double gps_time = 0.0;
-    uint64_t seq = 0;
-    size_t n = 0; //!< channels
-    const gr_complex* gain = nullptr;
-    const double* delay_s = nullptr;
-    const double* snr_db = nullptr;
+    size_t frames = 0; //!< 1 for a single-frame message
+    size_t n = 0;      //!< channels
+    const double* gps_time = nullptr; //!< [frames]
+    const uint64_t* seq = nullptr;    //!< [frames]
+    const gr_complex* gain = nullptr; //!< [frames * n], frame-major
+    const double* delay_s = nullptr;  //!< [frames * n]
+    const double* snr_db = nullptr;   //!< [frames * n]
+    // a single-frame message's scalars (gps_time and seq point here)
+    double one_gps_time = 0.0;
+    uint64_t one_seq = 0;
 };
-
-//! Reads a LoS message (to_pmt's dict): nullptr when it is one, else why not.
-const char* read_los(const pmt::pmt_t& msg, los_view& out);
 
 /*!
- * The LoS picking of los_estimator and los_receiver: the CIR/LoS kernel and
- * the settings that may change while the flowgraph runs (pick rule,
- * threshold, window, predicted delays from the "delays" port).
+ * Reads a LoS message, single-frame or batch: nullptr when it is one, else
+ * why not. The view points into msg (and into itself: do not copy it).
  */
-class los_picker
-{
-public:
-    los_picker(const std::string& block,
-               int K,
-               int num_chans,
-               const std::string& method,
-               const std::string& pick,
-               int zero_pad,
-               double threshold_db,
-               double window,
-               int apes_len);
-
-    void set_pick(const std::string& pick);
-    void set_threshold_db(double threshold_db);
-    void set_window(double window);
-    void set_predicted_delays(const std::vector<double>& delays);
-    //! A "delays" message: a number or an f32/f64 vector; anything else is warned about.
-    void handle_delays(const pmt::pmt_t& msg, const gr::logger_ptr& logger);
-
-    //! Held by a work call around its estimates: settings change between frames.
-    std::mutex& mutex() { return d_mutex; }
-    los_estimate estimate(const gr_complex* H, int chan)
-    {
-        return d_los->estimate(H, d_predicted[chan]);
-    }
-
-private:
-    const std::string d_block;
-    const int d_nchan;
-    std::mutex d_mutex;
-    std::unique_ptr<cir_los> d_los;
-    std::vector<double> d_predicted;
-};
+const char* read_los(const pmt::pmt_t& msg, los_view& out);
 
 } // namespace arraycal
 } // namespace gr

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <thread>
 
 namespace gr {
 namespace arraycal {
@@ -17,47 +18,27 @@ static const pmt::pmt_t PORT_LOS = pmt::mp("los");
 static const pmt::pmt_t PORT_DELAYS = pmt::mp("delays");
 
 los_receiver::sptr los_receiver::make(const std::vector<gr_complex>& packet,
-                                      int num_chans,
-                                      double samp_rate,
-                                      int preamble_len,
-                                      int half_len,
-                                      float threshold,
-                                      int period,
-                                      int track_window,
-                                      int max_misses,
-                                      double time_offset_s,
-                                      bool correct_cfo,
-                                      const std::string& method,
-                                      const std::string& pick,
-                                      int zero_pad,
-                                      double threshold_db,
-                                      double window,
-                                      int apes_len)
+                                      const los_receiver_settings& settings)
 {
-    return gnuradio::make_block_sptr<los_receiver_impl>(packet,
-                                                        num_chans,
-                                                        samp_rate,
-                                                        preamble_len,
-                                                        half_len,
-                                                        threshold,
-                                                        period,
-                                                        track_window,
-                                                        max_misses,
-                                                        time_offset_s,
-                                                        correct_cfo,
-                                                        method,
-                                                        pick,
-                                                        zero_pad,
-                                                        threshold_db,
-                                                        window,
-                                                        apes_len);
+    return gnuradio::make_block_sptr<los_receiver_impl>(packet, settings);
 }
 
-static int checked_chans(int n)
+static const los_receiver_settings& checked(const los_receiver_settings& s)
 {
-    if (n < 1)
+    if (s.num_chans < 1)
         throw std::invalid_argument("los_receiver: num_chans must be >= 1");
-    return n;
+    if (!(s.samp_rate > 0.0))
+        throw std::invalid_argument("los_receiver: samp_rate must be > 0");
+    if (!(s.threshold > 0.0f && s.threshold < 1.0f))
+        throw std::invalid_argument("los_receiver: threshold must be in (0, 1)");
+    if (s.batch_frames < 1)
+        throw std::invalid_argument("los_receiver: batch_frames must be >= 1");
+    if (!(s.batch_latency_s >= 0.0))
+        throw std::invalid_argument("los_receiver: batch_latency_s must be >= 0");
+    if (s.workers < 0)
+        throw std::invalid_argument("los_receiver: workers must be >= 1, or 0 for one per "
+                                    "channel up to the cores");
+    return s;
 }
 
 static std::vector<gr_complex> preamble_of(const std::vector<gr_complex>& packet,
@@ -71,67 +52,80 @@ static std::vector<gr_complex> preamble_of(const std::vector<gr_complex>& packet
     return std::vector<gr_complex>(packet.begin(), packet.begin() + preamble_len);
 }
 
+// more workers than channels would idle
+static int worker_count(const los_receiver_settings& s)
+{
+    int w = s.workers;
+    if (w == 0)
+        w = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    return std::min(w, s.num_chans);
+}
+
 los_receiver_impl::los_receiver_impl(const std::vector<gr_complex>& packet,
-                                     int num_chans,
-                                     double samp_rate,
-                                     int preamble_len,
-                                     int half_len,
-                                     float threshold,
-                                     int period,
-                                     int track_window,
-                                     int max_misses,
-                                     double time_offset_s,
-                                     bool correct_cfo,
-                                     const std::string& method,
-                                     const std::string& pick,
-                                     int zero_pad,
-                                     double threshold_db,
-                                     double window,
-                                     int apes_len)
+                                     const los_receiver_settings& s)
     : gr::sync_block(
           "los_receiver",
-          gr::io_signature::make(checked_chans(num_chans), num_chans, sizeof(gr_complex)),
+          gr::io_signature::make(checked(s).num_chans, s.num_chans, sizeof(gr_complex)),
           gr::io_signature::make(0, 0, 0)),
-      d_nchan(num_chans),
+      d_settings(s),
+      d_nchan(s.num_chans),
       d_len(static_cast<int>(packet.size())),
-      d_rate(samp_rate),
-      d_sync(preamble_of(packet, preamble_len, half_len),
-             num_chans,
-             period,
-             track_window,
-             max_misses,
-             samp_rate,
-             preamble_len / half_len),
-      d_moose(half_len, samp_rate),
-      d_ls(packet),
+      d_rate(s.samp_rate),
+      d_latency(static_cast<uint64_t>(std::llround(s.batch_latency_s * s.samp_rate))),
+      d_sync(preamble_of(packet, s.preamble_len, s.half_len),
+             s.num_chans,
+             s.period,
+             s.track_window,
+             s.max_misses,
+             s.samp_rate,
+             s.preamble_len / s.half_len),
+      d_moose(s.half_len, s.samp_rate),
       d_picker("los_receiver",
                static_cast<int>(packet.size()),
-               num_chans,
-               method,
-               pick,
-               zero_pad,
-               threshold_db,
-               window,
-               apes_len),
-      d_threshold(threshold),
-      d_time_offset(time_offset_s),
-      d_correct(correct_cfo),
-      d_base(num_chans),
-      d_frame(num_chans),
-      d_h(packet.size() * num_chans)
+               s.num_chans,
+               s.method,
+               s.pick,
+               s.zero_pad,
+               s.threshold_db,
+               s.window,
+               s.apes_len,
+               worker_count(s)),
+      d_pool(worker_count(s)),
+      d_threshold(s.threshold),
+      d_gps_minus_rx_time_s(s.gps_minus_rx_time_s),
+      d_correct(s.correct_cfo),
+      d_base(s.num_chans),
+      d_frame(s.num_chans)
 {
-    if (!(threshold > 0.0f && threshold < 1.0f))
-        throw std::invalid_argument("los_receiver: threshold must be in (0, 1)");
+    for (int w = 0; w < d_pool.workers(); ++w) {
+        d_ls.push_back(std::make_unique<ls_estimator>(packet));
+        d_h.emplace_back(packet.size());
+    }
+    // the frames estimated together (one pool run): at least COMPUTE_FRAMES,
+    // so that one message per frame does not mean one pool run per frame
+    const int capacity = std::max(s.batch_frames, COMPUTE_FRAMES);
+    d_batch.resize(capacity, d_nchan);
+    d_batch_start.resize(capacity);
+    d_batch_phase.resize(capacity);
+    d_batch_increment.resize(capacity);
     // The window must reach W samples before the oldest undecided candidate
     // and W + L - 1 after the newest (the sync), and hold a whole packet
     // from a frame's start until its last sample is in (at most K - 1 calls
     // back).
     set_history(std::max(d_sync.lookback() + d_sync.lookahead() + 1, d_len));
-    d_out.resize(d_nchan);
     message_port_register_out(PORT_LOS);
     message_port_register_in(PORT_DELAYS);
     set_msg_handler(PORT_DELAYS,
                     [this](const pmt::pmt_t& msg) { d_picker.handle_delays(msg, d_logger); });
+}
+
+los_receiver_impl::~los_receiver_impl() { d_pool.stop(); }
+
+bool los_receiver_impl::stop()
+{
+    // the pool's threads end with the flowgraph (a restart starts them again)
+    d_pool.stop();
+    return true;
 }
 
 void los_receiver_impl::set_threshold(float threshold)
@@ -142,10 +136,16 @@ void los_receiver_impl::set_threshold(float threshold)
     d_threshold = threshold;
 }
 
-void los_receiver_impl::set_time_offset(double seconds)
+void los_receiver_impl::set_gps_minus_rx_time_s(double seconds)
 {
     std::lock_guard<std::mutex> lock(d_mutex);
-    d_time_offset = seconds;
+    d_gps_minus_rx_time_s = seconds;
+}
+
+double los_receiver_impl::gps_minus_rx_time_s() const
+{
+    std::lock_guard<std::mutex> lock(d_mutex);
+    return d_gps_minus_rx_time_s;
 }
 
 void los_receiver_impl::set_correct_cfo(bool correct)
@@ -168,7 +168,7 @@ void los_receiver_impl::set_predicted_delays(const std::vector<double>& delays)
     d_picker.set_predicted_delays(delays);
 }
 
-void los_receiver_impl::process(const frame_detection& f,
+bool los_receiver_impl::prepare(const frame_detection& f,
                                 gr_vector_const_void_star& in,
                                 uint64_t oldest)
 {
@@ -188,30 +188,67 @@ void los_receiver_impl::process(const frame_detection& f,
         d_anchors.pop_front();
     if (!d_anchors.empty() && d_anchors.front() < f.start + K) {
         d_dropped++;
-        return;
+        return false;
     }
+    const int i = d_batch.frames++;
+    d_batch.gps_time[i] = f.time.seconds();
+    d_batch.seq[i] = f.seq;
+    d_batch.cfo_hz[i] = cfo;
+    d_batch_start[i] = f.start;
+    d_batch_phase[i] = d_rot.phase();
+    d_batch_increment[i] = d_rot.increment();
+    return true;
+}
 
-    // the correction's phasors, once per frame, folded into the LS
-    // estimate's chirps: every channel then costs what it costs uncorrected
-    if (d_correct) {
-        d_ls.set_input_rotation(d_rot.phase(), d_rot.increment());
-    } else {
-        d_ls.set_input_weights(nullptr);
+void los_receiver_impl::estimate_channels(int worker)
+{
+    // channel c on worker c mod W: every channel's result comes from the
+    // same kernels whatever W is
+    const int W = d_pool.workers();
+    ls_estimator& ls = *d_ls[worker];
+    gr_complex* H = d_h[worker].data();
+    for (int i = 0; i < d_batch.frames; ++i) {
+        // the correction's phasors, once per frame and worker, folded into
+        // the LS estimate's chirps: every channel then costs what it costs
+        // uncorrected
+        if (d_batch_correct)
+            ls.set_input_rotation(d_batch_phase[i], d_batch_increment[i]);
+        else
+            ls.set_input_weights(nullptr);
+        for (int c = worker; c < d_nchan; c += W) {
+            const gr_complex* y =
+                static_cast<const gr_complex*>((*d_in)[c]) + (d_batch_start[i] - d_oldest);
+            ls.estimate(y, H);
+            const los_estimate e = d_picker.estimate(H, c, worker);
+            const size_t at = static_cast<size_t>(i) * d_nchan + c;
+            d_batch.gain[at] = e.gain;
+            d_batch.delay_s[at] = e.delay / d_rate;
+            d_batch.snr_db[at] = e.snr_db;
+            d_batch.valid[at] = e.valid ? 1 : 0;
+        }
     }
-    for (int c = 0; c < d_nchan; ++c) {
-        gr_complex* H = d_h.data() + static_cast<size_t>(c) * K;
-        d_ls.estimate(d_frame[c], H);
-        const los_estimate e = d_picker.estimate(H, c);
-        d_out.gain[c] = e.gain;
-        d_out.delay_s[c] = e.delay / d_rate;
-        d_out.snr_db[c] = e.snr_db;
-        d_out.valid[c] = e.valid ? 1 : 0;
+}
+
+void los_receiver_impl::publish()
+{
+    if (d_batch.frames == 0)
+        return;
+    d_pool.run(&los_receiver_impl::channel_job, this);
+    // messages of at most batch_frames frames whose starts span at most
+    // batch_latency_s
+    const int max_frames = d_settings.batch_frames;
+    const bool batched = max_frames > 1;
+    int first = 0;
+    for (int i = 1; i <= d_batch.frames; ++i) {
+        if (i < d_batch.frames && i - first < max_frames &&
+            d_batch_start[i] - d_batch_start[first] <= d_latency)
+            continue;
+        message_port_pub(PORT_LOS, d_batch.to_pmt(batched, first, i - first));
+        d_los_messages++;
+        first = i;
     }
-    d_out.gps_time = f.time.seconds();
-    d_out.seq = f.seq;
-    d_out.cfo_hz = cfo;
-    message_port_pub(PORT_LOS, d_out.to_pmt());
-    d_los_frames++;
+    d_los_frames += d_batch.frames;
+    d_batch.frames = 0;
 }
 
 int los_receiver_impl::work(int noutput_items,
@@ -238,14 +275,26 @@ int los_receiver_impl::work(int noutput_items,
         d_base[c] =
             static_cast<const gr_complex*>(input_items[c]) + (first - d_sync.lookback() - oldest);
     d_found.clear();
-    d_sync.scan(d_base, first, n, d_threshold, d_time_offset, d_found);
+    d_sync.scan(d_base, first, n, d_threshold, d_gps_minus_rx_time_s, d_found);
     d_waiting.insert(d_waiting.end(), d_found.begin(), d_found.end());
 
-    // estimate every frame whose K samples are all in
-    while (!d_waiting.empty() && d_waiting.front().start + d_len <= nread + n) {
-        process(d_waiting.front(), input_items, oldest);
-        d_waiting.pop_front();
+    // every frame whose K samples are all in, estimated in blocks of frames
+    // (one pool run each) and sent in messages of at most batch_frames
+    // frames spanning at most batch_latency_s; all are sent before
+    // returning, so no frame waits for samples that may never come
+    d_in = &input_items;
+    d_oldest = oldest;
+    d_batch_correct = d_correct;
+    while (d_waiting_head < d_waiting.size() &&
+           d_waiting[d_waiting_head].start + d_len <= nread + n) {
+        if (d_batch.frames == d_batch.capacity())
+            publish();
+        prepare(d_waiting[d_waiting_head++], input_items, oldest);
     }
+    publish();
+    d_in = nullptr;
+    d_waiting.erase(d_waiting.begin(), d_waiting.begin() + d_waiting_head);
+    d_waiting_head = 0;
     return n;
 }
 

@@ -7,11 +7,27 @@
 // centred grid (Nyquist bin a cos(pi t0)). The LoS must return a and t0.
 #include "qa_common.h"
 #include <gnuradio/arraycal/cir_los.h>
+#include <atomic>
 #include <cmath>
 #include <complex>
+#include <cstdlib>
+#include <new>
 #include <vector>
 
 using namespace gr::arraycal;
+
+// Every allocation of the process, counted: estimate() must make none once
+// the kernel is built (the per-frame path of the receive chain).
+static std::atomic<long> g_allocations{ 0 };
+void* operator new(std::size_t n)
+{
+    g_allocations++;
+    if (void* p = std::malloc(n ? n : 1))
+        return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 static std::vector<gr_complex> one_path(int K, std::complex<double> a, double t0)
 {
@@ -138,6 +154,34 @@ int main()
             qa::check(std::abs(e.delay + 1.3) < 0.05,
                       "first, zp=" + std::to_string(zp) + ": " + std::to_string(e.delay));
         }
+    }
+    // no allocation per frame, for every pick rule, FFT and CAPES alike
+    {
+        const int K = 1278;
+        auto H1 = one_path(K, 1.0, 0.3);
+        auto H2 = one_path(K, std::polar(0.5, 1.5), -2.2);
+        std::vector<gr_complex> H(K);
+        for (int k = 0; k < K; ++k)
+            H[k] = H1[k] + H2[k];
+        // the counter sees the library's allocations (building a kernel makes some)
+        const long at_start = g_allocations;
+        { cir_los probe(K, 1); }
+        qa::check(g_allocations > at_start, "the allocation counter sees the library");
+        for (int apes_len : { 0, 200 })
+            for (los_pick mode : { los_pick::strongest, los_pick::first, los_pick::predicted }) {
+                cir_los los(K, 1, mode, -10.0, 8.0);
+                los.set_apes(apes_len);
+                los.estimate(H.data(), 0.3);
+                const long before = g_allocations;
+                double sum = 0.0;
+                for (int i = 0; i < 20; ++i)
+                    sum += los.estimate(H.data(), 0.3 - 0.01 * i).delay;
+                const long made = g_allocations - before;
+                qa::check(made == 0 && std::isfinite(sum),
+                          "estimate allocates nothing (mode " +
+                              std::to_string(static_cast<int>(mode)) + ", apes_len " +
+                              std::to_string(apes_len) + "): " + std::to_string(made));
+            }
     }
     return qa::finish("qa_cir_los");
 }

@@ -82,10 +82,10 @@ public:
     }
 
     //! Time of sample n (call advance(n) first).
-    split_time time_of(uint64_t n, double offset_s = 0.0) const
+    split_time time_of(uint64_t n, double gps_minus_rx_time_s = 0.0) const
     {
         const double dn = static_cast<double>(static_cast<int64_t>(n - d_cur.offset));
-        const double rel = dn / d_rate + offset_s;
+        const double rel = dn / d_rate + gps_minus_rx_time_s;
         const double whole = std::floor(rel);
         return split_time::normalised(d_cur.secs + whole, d_cur.frac + (rel - whole));
     }

@@ -28,7 +28,7 @@ zc_sync::sptr zc_sync::make(const std::vector<gr_complex>& preamble,
                             int track_window,
                             int max_misses,
                             double samp_rate,
-                            double time_offset_s,
+                            double gps_minus_rx_time_s,
                             int segments)
 {
     return gnuradio::make_block_sptr<zc_sync_impl>(preamble,
@@ -38,7 +38,7 @@ zc_sync::sptr zc_sync::make(const std::vector<gr_complex>& preamble,
                                                    track_window,
                                                    max_misses,
                                                    samp_rate,
-                                                   time_offset_s,
+                                                   gps_minus_rx_time_s,
                                                    segments);
 }
 
@@ -56,7 +56,7 @@ zc_sync_impl::zc_sync_impl(const std::vector<gr_complex>& preamble,
                            int track_window,
                            int max_misses,
                            double samp_rate,
-                           double time_offset_s,
+                           double gps_minus_rx_time_s,
                            int segments)
     : gr::sync_block("zc_sync",
                      gr::io_signature::make(
@@ -66,7 +66,7 @@ zc_sync_impl::zc_sync_impl(const std::vector<gr_complex>& preamble,
       d_nchan(num_chans),
       d_delay(d_sync.lookahead()),
       d_threshold(threshold),
-      d_time_offset(time_offset_s)
+      d_gps_minus_rx_time_s(gps_minus_rx_time_s)
 {
     if (!(threshold > 0.0f && threshold < 1.0f))
         throw std::invalid_argument("zc_sync: threshold must be in (0, 1)");
@@ -92,16 +92,16 @@ float zc_sync_impl::threshold() const
     return d_threshold;
 }
 
-void zc_sync_impl::set_time_offset(double seconds)
+void zc_sync_impl::set_gps_minus_rx_time_s(double seconds)
 {
     std::lock_guard<std::mutex> lock(d_mutex);
-    d_time_offset = seconds;
+    d_gps_minus_rx_time_s = seconds;
 }
 
-double zc_sync_impl::time_offset() const
+double zc_sync_impl::gps_minus_rx_time_s() const
 {
     std::lock_guard<std::mutex> lock(d_mutex);
-    return d_time_offset;
+    return d_gps_minus_rx_time_s;
 }
 
 int zc_sync_impl::work(int noutput_items,
@@ -129,14 +129,14 @@ int zc_sync_impl::work(int noutput_items,
     }
 
     float threshold;
-    double offset_s;
+    double gps_minus_rx_time_s;
     {
         std::lock_guard<std::mutex> lock(d_mutex);
         threshold = d_threshold;
-        offset_s = d_time_offset;
+        gps_minus_rx_time_s = d_gps_minus_rx_time_s;
     }
     d_found.clear();
-    d_sync.scan(d_base, nread - d_delay, n, threshold, offset_s, d_found);
+    d_sync.scan(d_base, nread - d_delay, n, threshold, gps_minus_rx_time_s, d_found);
     for (const auto& f : d_found) {
         pmt::pmt_t dict = pmt::make_dict();
         dict = pmt::dict_add(dict, KEY_SEQ, pmt::from_uint64(f.seq));

@@ -24,13 +24,13 @@ public:
                  int track_window,
                  int max_misses,
                  double samp_rate,
-                 double time_offset_s,
+                 double gps_minus_rx_time_s,
                  int segments);
 
     void set_threshold(float threshold) override;
     float threshold() const override;
-    void set_time_offset(double seconds) override;
-    double time_offset() const override;
+    void set_gps_minus_rx_time_s(double seconds) override;
+    double gps_minus_rx_time_s() const override;
     int delay() const override { return d_delay; }
     int period() const override { return d_sync.period(); }
     bool locked() const override { return d_sync.locked(); }
@@ -49,7 +49,7 @@ private:
 
     mutable std::mutex d_mutex;
     float d_threshold;
-    double d_time_offset;
+    double d_gps_minus_rx_time_s;
 
     std::multimap<uint64_t, std::pair<pmt::pmt_t, pmt::pmt_t>> d_pending; // offset -> (key, value)
     std::vector<gr::tag_t> d_rx_tags; // rx_time tags of one call (kept: no allocation per call)

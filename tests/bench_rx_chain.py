@@ -14,9 +14,12 @@ nominal, CFO 1.5 kHz):
              at the default zero padding 1, at 2 and at the thesis's x10;
              and the same chain as four stream blocks (zc_sync -> moose_cfo
              -> ls_chanest -> los_estimator, rx_chain(fused=False))
+  workers    the fused chain with its per-channel stages on 1 worker (the
+             work thread) instead of the default min(channels, cores)
   consumers  the chain with every LoS message stored by a message_debug
-             block, and written to los.csv by los_logger (the field setup:
-             appended, one write per frame)
+             block, written to los.csv by los_logger (appended, one write
+             per message), and decoded in Python by radio.los.decode: one
+             message per frame, and batches of up to 64 frames
   numpy      a straightforward numpy port of the thesis's MATLAB receiver:
              xcorr FrameSync, FFT LS, ifft x10, max
   corr_est   gr-digital's corr_est_cc alone, one channel
@@ -57,8 +60,25 @@ def cpu_run(fn):
     return time.process_time() - c0, time.perf_counter() - w0, out
 
 
+class decoding_consumer(gr.basic_block):
+    """A Python consumer of the LoS port: decodes every message into numpy."""
+
+    def __init__(self):
+        import pmt
+        from gnuradio.arraycal.radio import los
+        gr.basic_block.__init__(self, name="decoding_consumer", in_sig=None, out_sig=None)
+        self._decode = los.decode
+        self.frames = 0
+        self.message_port_register_in(pmt.intern("los"))
+        self.set_msg_handler(pmt.intern("los"), self._handle)
+
+    def _handle(self, msg):
+        self.frames += self._decode(msg)["seq"].size
+
+
 def bench_chain(sig_period, total, zero_pad=1, method="fft", chain=True, consumer=False,
-                one_core=False, fused=True, logger=None):
+                one_core=False, fused=True, logger=None, workers=0, batch_frames=1,
+                python=False):
     """CPU and wall seconds for `total` samples per channel through the chain.
 
     The source loops a stored stretch (chain=False measures the source alone,
@@ -69,8 +89,9 @@ def bench_chain(sig_period, total, zero_pad=1, method="fft", chain=True, consume
     core needs, thread switches included.
     """
     tb = gr.top_block()
+    extra = dict(workers=workers, batch_frames=batch_frames) if fused else {}
     rx = (arraycal.rx_chain(num_chans=2, samp_rate=FS, zero_pad=zero_pad, method=method,
-                               fused=fused)
+                            fused=fused, **extra)
           if chain else None)
     for c in range(2):
         src = blocks.vector_source_c(sig_period[c].tolist(), True)
@@ -87,15 +108,20 @@ def bench_chain(sig_period, total, zero_pad=1, method="fft", chain=True, consume
     if consumer:
         dbg = blocks.message_debug()
         tb.msg_connect(rx, "los", dbg, "store")
-    log = None
+    log = py = None
     if logger:
         log = arraycal.los_logger(logger)
         tb.msg_connect(rx, "los", log, "los")
+    if python:
+        py = decoding_consumer()
+        tb.msg_connect(rx, "los", py, "los")
 
-    cpu, wall, _ = cpu_run(tb.run)  # run() also waits for the logger's queue
+    cpu, wall, _ = cpu_run(tb.run)  # run() also waits for the consumers' queues
     if log is not None:
         log.close()
         return cpu, wall, log.count()
+    if py is not None:
+        return cpu, wall, py.frames
     return cpu, wall, (rx.stats()["los"] if rx else 0)
 
 
@@ -164,8 +190,12 @@ def main():
     configs = [("chain (C++, zero_pad 1, default)", dict(zero_pad=1)),
                ("chain (C++, zero_pad 2)", dict(zero_pad=2)),
                ("chain (C++, zero_pad 10)", dict(zero_pad=10)),
+               ("chain, 1 worker", dict(workers=1)),
                ("chain + message_debug consumer", dict(consumer=True)),
                ("chain + los_logger (CSV)", dict(logger=True)),
+               ("chain + los_logger, batches of 64", dict(logger=True, batch_frames=64)),
+               ("chain + Python decode, per frame", dict(python=True)),
+               ("chain + Python decode, batches 64", dict(python=True, batch_frames=64)),
                ("four stream blocks (fused=False)", dict(fused=False))]
     per_cpu = {name: [] for name, _ in configs}
     per_wall = {name: [] for name, _ in configs}
@@ -185,7 +215,7 @@ def main():
         # one core, literally: every block pinned to CPU 0, wall time less
         # the pinned source's
         _, src_wall, _ = bench_chain(period, total, chain=False, one_core=True)
-        _, wall, n = bench_chain(period, total, one_core=True)
+        _, wall, n = bench_chain(period, total, one_core=True, workers=1)
         pinned.append(total / (wall - src_wall))
         frames["pinned"] = n
         cpu, wall = bench_corr_est(period, total)
@@ -203,14 +233,16 @@ def main():
     rows.append(("corr_est_cc alone, 1 channel", med(corr_rate), med(corr_wall), 0))
     one_core = med(pinned)
     numpy_row, corr_row = rows[-2], rows[-1]
-    blocks_row, logger_row = rows[5], rows[4]
+    by_name = {row[0]: row for row in rows}
+    blocks_row = by_name["four stream blocks (fused=False)"]
+    logger_row = by_name["chain + los_logger (CSV)"]
 
     print(f"{total / FS:.1f} s of signal at 4 MS/s per channel, 2 channels; CPU time is the"
           f" process's, less the looping source's; median of {args.repeats} interleaved"
           f" rounds\n")
-    print(f"{'figure':32s} {'MS/s/ch per CPU-s':>18s} {'MS/s/ch wall':>13s} {'frames':>8s}")
+    print(f"{'figure':34s} {'MS/s/ch per CPU-s':>18s} {'MS/s/ch wall':>13s} {'frames':>8s}")
     for name, cpu_rate, wall_rate, n in rows:
-        print(f"{name:32s} {cpu_rate / 1e6:18.2f} {wall_rate / 1e6:13.2f} {n:8d}")
+        print(f"{name:34s} {cpu_rate / 1e6:18.2f} {wall_rate / 1e6:13.2f} {n:8d}")
     print(f"{'chain, all blocks on one core':32s} {one_core / 1e6:18.2f} {'':>13s} "
           f"{frames['pinned']:8d}   (wall, pinned; rounds "
           f"{min(pinned) / 1e6:.1f} .. {max(pinned) / 1e6:.1f})")
@@ -227,6 +259,16 @@ def main():
           f"{chain / corr_row[1]:.2f}x")
     print(f"fused chain (los_receiver) / four stream blocks, per CPU-second: "
           f"{chain / blocks_row[1]:.2f}x")
+    for what in ("los_logger", "Python decode"):
+        a = by_name["chain + los_logger (CSV)" if what == "los_logger"
+                    else "chain + Python decode, per frame"]
+        b = by_name["chain + los_logger, batches of 64" if what == "los_logger"
+                    else "chain + Python decode, batches 64"]
+        print(f"chain + {what}: batches of 64 / per frame, per CPU-second {b[1] / a[1]:.2f}x,"
+              f" wall {b[2] / a[2]:.2f}x")
+    w1 = by_name["chain, 1 worker"]
+    print(f"chain, default workers / 1 worker (2 channels): wall {rows[0][2] / w1[2]:.2f}x,"
+          f" per CPU-second {rows[0][1] / w1[1]:.2f}x")
 
 
 if __name__ == "__main__":

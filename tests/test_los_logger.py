@@ -144,3 +144,23 @@ def test_a_log_that_cannot_be_opened_is_one_clear_error(tmp_path):
     missing = tmp_path / "no such dir" / "los.csv"
     with pytest.raises(RuntimeError, match="cannot open .*no such dir.*for appending"):
         arraycal.los_logger(str(missing))
+
+
+def test_a_batched_chain_writes_the_same_log_as_a_per_frame_one(tmp_path):
+    # the logger writes a batch message's frames in order, each frame's
+    # channels in order: the same bytes as one message per frame
+    sig = stream(25, seed=7)
+    logs = []
+    for batch in (1, 6):
+        path = str(tmp_path / f"los_{batch}.csv")
+        chain = arraycal.rx_chain(num_chans=2, samp_rate=FS, batch_frames=batch)
+        logger = arraycal.los_logger(path)
+        tb = gr.top_block()
+        for c in range(2):
+            tb.connect(blocks.vector_source_c(sig[c].tolist(), False), (chain, c))
+        tb.msg_connect(chain, "los", logger, "los")
+        tb.run()
+        logger.close()
+        assert logger.count() == chain.stats()["los"] >= 24 and logger.rejected() == 0
+        logs.append(read_lines(path))
+    assert logs[0] == logs[1] and len(logs[0]) == 1 + 2 * (len(logs[0]) - 1) // 2

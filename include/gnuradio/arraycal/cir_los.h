@@ -20,7 +20,7 @@ class fft;
 }
 namespace arraycal {
 
-class apes;
+class capes_search;
 
 //! One channel's line-of-sight estimate.
 struct ARRAYCAL_API los_estimate {
@@ -95,7 +95,7 @@ public:
      * The thesis used L = 200 and 320; larger L resolves closer paths.
      */
     void set_apes(int filter_len, double apes_span = 1.0, double apes_step = 0.1);
-    int apes_len() const { return d_apes_len; }
+    int apes_len() const;
 
     //! Coarse CIR, out[m] = c(m K/M) for m < M (m >= M/2 are negative delays).
     void cir(const gr_complex* H, gr_complex* out);
@@ -132,9 +132,32 @@ private:
     //! grid candidates refined per frame at most (noise-only frames have many)
     static constexpr size_t MAX_CANDIDATES = 4;
 
+    //! |CIR|^2 on grid g into d_pow, its largest value and where (d_pow's order)
+    float coarse_grid(const gr_complex* H, const grid_spec& g, int& peak_at);
+    //! mean |CIR|^2 on the grid away from the frame start (unscaled)
+    double grid_noise(const grid_spec& g) const;
+    float pow_at(const grid_spec& g, int m) const
+    {
+        return d_pow[static_cast<size_t>(m % g.z) * d_m1 + m / g.z];
+    }
+    double delay_of(const grid_spec& g, int m) const
+    {
+        return (m < (g.m + 1) / 2 ? m : m - g.m) * g.step;
+    }
+    int index_of(const grid_spec& g, double t) const;
+    bool is_local_max(const grid_spec& g, int m) const;
+    lobe refine_lobe(const grid_spec& g, int m);
+    //! the strongest refined lobe among grid candidates (any order, duplicates allowed)
+    lobe strongest_of(const grid_spec& g, std::vector<int>& cand);
+    // the picking rules on the refined lobes
+    lobe pick_strongest(const grid_spec& g, float peak_pow, int peak_at);
+    lobe pick_first(const grid_spec& g, const lobe& strongest, double noise_grid);
+    lobe pick_predicted(const grid_spec& g, double predicted_delay);
+
     int d_k, d_kh;
     int d_m1; // FFT length of one grid phase
     bool d_even;
+    double d_kc2 = 1.0, d_kc2_inv = 1.0; // K'^2: the grid's unscaled power to |c|^2
     los_pick d_mode;
     double d_threshold_db;
     double d_window;
@@ -147,12 +170,7 @@ private:
     // centred response split into re/im and the index weights, for
     // eval_taylor's vectorised lanes
     volk::vector<float> d_cre, d_cim, d_idx, d_idx2, d_idx3;
-    int d_apes_len = 0;
-    double d_apes_span = 1.0;
-    double d_apes_step = 0.1;
-    std::unique_ptr<apes> d_apes;
-    std::vector<double> d_apes_w, d_apes_p;
-    std::vector<gr_complex> d_shifted; // centred H for APES
+    std::unique_ptr<capes_search> d_capes; // set_apes
 };
 
 } // namespace arraycal

@@ -21,15 +21,16 @@ namespace arraycal {
  * Columns gps_time, seq, channel, re, im, delay_s, snr_db (docs/design.md's
  * los.csv), numbers as Python's "{:.7f},{},{},{:.7g},{:.7g},{:.4e},{:.2f}"
  * in any locale. The file is appended to, with the header only when it is
- * new or empty. Every frame's rows go to the kernel in one write, so a
+ * new or empty. A message is one frame or a batch of frames (docs/blocks.md,
+ * "LoS message"); every message's rows go to the kernel in one write, so a
  * crash of the process loses nothing that was handled; fsync at most once
  * a second, on stop() and on close(), bounds what a power loss can take.
  * Messages still queued when the flowgraph stops are written by stop().
  *
- * A message that is not a LoS dict (gps_time, seq, los, delay_s, snr_db of
- * one length) is not written: it is counted and warned about (the first,
+ * A message that is not a LoS dict (single-frame or batch, with fields
+ * that agree in length) is not written: it is counted and warned about (the first,
  * then every 1000th). A failed write (disk full) is counted and logged as
- * an error the same way; the frame is lost, the log stays whole rows.
+ * an error the same way; its frames are lost, the log stays whole rows.
  *
  * C++ so that it keeps up with the chain: the receiver makes up to 24 000
  * frames a second at 30.72 MS/s.

@@ -8,12 +8,45 @@
 
 #include <gnuradio/arraycal/api.h>
 #include <gnuradio/sync_block.h>
+#include <string>
+#include <vector>
 
 namespace gr {
 namespace arraycal {
 
 /*!
- * \brief The whole receive chain in one block: N streams in, one LoS message per frame out.
+ * \brief Settings of los_receiver, by name (a reorder cannot mis-bind).
+ *
+ * In Python: los_receiver_settings(num_chans=4, samp_rate=4e6, ...); an
+ * unknown name is an error.
+ */
+struct ARRAYCAL_API los_receiver_settings {
+    int num_chans = 2;          //!< channels (streams in)
+    double samp_rate = 1e6;     //!< sample rate in Hz
+    int preamble_len = 278;     //!< samples of the packet used for sync (ZC twice: 278)
+    int half_len = 139;         //!< Moose half length P
+    float threshold = 0.2f;     //!< sync detection threshold on the metric, (0, 1)
+    int period = 0;             //!< packet period in samples, 0 to learn it
+    int track_window = 2;       //!< tracking search half-width in samples
+    int max_misses = 3;         //!< missed frames before re-acquisition
+    double gps_minus_rx_time_s = 0.0; //!< GPS time minus rx_time (the leap seconds for a UTC clock)
+    bool correct_cfo = true;    //!< remove the Moose CFO before the LS estimate
+    std::string method = "fft"; //!< "fft" or "apes"
+    std::string pick = "strongest"; //!< "strongest", "first" or "predicted"
+    int zero_pad = 1;           //!< coarse CIR grid refinement (see los_estimator)
+    double threshold_db = -10.0; //!< "first": how far below the strongest a first peak may be
+    double window = 8.0;        //!< search span in samples ("first", "predicted")
+    int apes_len = 200;         //!< APES filter length (method "apes")
+    //! frames per LoS message at most; 1: the single-frame message (docs/blocks.md)
+    int batch_frames = 1;
+    //! a batch is sent once its frames span this many seconds of samples
+    double batch_latency_s = 0.1;
+    //! threads for the per-channel stages (LS, CIR, LoS, APES); 0: min(channels, cores)
+    int workers = 0;
+};
+
+/*!
+ * \brief The whole receive chain in one block: N streams in, LoS messages out.
  * \ingroup arraycal
  *
  * The same four stages as zc_sync -> moose_cfo -> ls_chanest -> los_estimator,
@@ -31,8 +64,18 @@ namespace arraycal {
  * honoured (a new anchor is a gap: re-acquisition, and a frame that spans
  * it is dropped and counted).
  *
- * Message out "los": gps_time, seq, los (c32 per channel), delay_s, snr_db
- * (per channel), cfo_hz, valid (u8 per channel), as los_estimator.
+ * The per-channel stages run on `workers` threads (a persistent pool, the
+ * work thread being one of them), channel c on worker c mod workers:
+ * results are bit-identical for any number of workers. Frames are
+ * processed and sent in batches: a work call's frames, cut into messages
+ * of at most batch_frames frames spanning at most batch_latency_s of
+ * samples; every frame is sent by the end of the work call that completed
+ * it, so none waits for samples that may never come.
+ *
+ * Message out "los": with batch_frames 1, one dict per frame (gps_time,
+ * seq, los c32 per channel, delay_s, snr_db per channel, cfo_hz, valid u8
+ * per channel, as los_estimator); else one batch dict per message, every
+ * field with a leading frame axis (docs/blocks.md, "LoS message").
  * Message in "delays": predicted LoS delays in samples for pick "predicted".
  */
 class ARRAYCAL_API los_receiver : virtual public gr::sync_block
@@ -40,51 +83,23 @@ class ARRAYCAL_API los_receiver : virtual public gr::sync_block
 public:
     typedef std::shared_ptr<los_receiver> sptr;
 
-    /*!
-     * \param packet        the known packet, K samples (preamble first)
-     * \param num_chans     number of channels
-     * \param samp_rate     sample rate in Hz
-     * \param preamble_len  samples of the packet used for sync (ZC twice: 278)
-     * \param half_len      Moose half length P (139)
-     * \param threshold     sync detection threshold on the metric, 0..1
-     * \param period        packet period in samples, 0 to learn it
-     * \param track_window  tracking search half-width in samples
-     * \param max_misses    missed frames before re-acquisition
-     * \param time_offset_s seconds added to rx_time to get GPS time
-     * \param correct_cfo   remove the Moose CFO before the LS estimate
-     * \param method        "fft" or "apes"
-     * \param pick          "strongest", "first" or "predicted"
-     * \param zero_pad      coarse CIR grid refinement (see los_estimator)
-     * \param threshold_db  "first": how far below the strongest a first peak may be
-     * \param window        search span in samples ("first", "predicted")
-     * \param apes_len      APES filter length (method "apes")
-     */
+    //! \param packet the known packet, K samples (preamble first)
     static sptr make(const std::vector<gr_complex>& packet,
-                     int num_chans = 2,
-                     double samp_rate = 1e6,
-                     int preamble_len = 278,
-                     int half_len = 139,
-                     float threshold = 0.2f,
-                     int period = 0,
-                     int track_window = 2,
-                     int max_misses = 3,
-                     double time_offset_s = 0.0,
-                     bool correct_cfo = true,
-                     const std::string& method = "fft",
-                     const std::string& pick = "strongest",
-                     int zero_pad = 1,
-                     double threshold_db = -10.0,
-                     double window = 8.0,
-                     int apes_len = 200);
+                     const los_receiver_settings& settings = los_receiver_settings());
 
     virtual void set_threshold(float threshold) = 0;
-    virtual void set_time_offset(double seconds) = 0;
+    virtual void set_gps_minus_rx_time_s(double seconds) = 0;
+    virtual double gps_minus_rx_time_s() const = 0;
     virtual void set_correct_cfo(bool correct) = 0;
     virtual void set_pick(const std::string& pick) = 0;
     virtual void set_threshold_db(double threshold_db) = 0;
     virtual void set_window(double window) = 0;
     virtual void set_predicted_delays(const std::vector<double>& delays) = 0;
 
+    //! The settings it was made with (run-time changes not included).
+    virtual los_receiver_settings settings() const = 0;
+    //! Worker threads of the per-channel stages.
+    virtual int workers() const = 0;
     virtual int packet_len() const = 0;
     //! Learnt or given packet period, 0 while unknown.
     virtual int period() const = 0;
@@ -97,8 +112,10 @@ public:
     virtual uint64_t reacquisitions() const = 0;
     //! Frames dropped because an rx_time anchor (a gap) fell inside them.
     virtual uint64_t dropped() const = 0;
-    //! LoS messages sent.
+    //! Frames whose LoS was sent.
     virtual uint64_t los_frames() const = 0;
+    //! LoS messages sent (one per batch).
+    virtual uint64_t los_messages() const = 0;
 };
 
 } // namespace arraycal

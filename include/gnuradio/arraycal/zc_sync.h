@@ -40,8 +40,8 @@ namespace arraycal {
  *    in [-0.5, 0.5], from sqrt(M) at the peak and its larger neighbour:
  *    exact for a sinc-shaped correlation)}
  *  - "gnss_time": (uint64 secs, double frac) GPS time of the frame's first
- *    sample: rx_time + (n - n_tag)/samp_rate + time_offset_s. Use
- *    time_offset_s = 0 when the USRP time was set from GNSS (GPS timescale),
+ *    sample: rx_time + (n - n_tag)/samp_rate + gps_minus_rx_time_s. Use
+ *    gps_minus_rx_time_s = 0 when the USRP time was set from GNSS (GPS timescale),
  *    or the leap seconds (18) when it was set from a UTC host clock.
  *    Without any rx_time tag the stream starts at time 0.
  */
@@ -60,7 +60,7 @@ public:
      *                      samples per 1278-sample frame, re-centred every frame)
      * \param max_misses    missed frames before re-acquisition
      * \param samp_rate     sample rate in Hz
-     * \param time_offset_s seconds added to rx_time to get GPS time
+     * \param gps_minus_rx_time_s seconds added to rx_time to get GPS time
      * \param segments      preamble segments combined non-coherently (2 for
      *                      the ZC sent twice: robust to the full Moose CFO range)
      */
@@ -71,13 +71,13 @@ public:
                      int track_window = 2,
                      int max_misses = 3,
                      double samp_rate = 1e6,
-                     double time_offset_s = 0.0,
+                     double gps_minus_rx_time_s = 0.0,
                      int segments = 2);
 
     virtual void set_threshold(float threshold) = 0;
     virtual float threshold() const = 0;
-    virtual void set_time_offset(double seconds) = 0;
-    virtual double time_offset() const = 0;
+    virtual void set_gps_minus_rx_time_s(double seconds) = 0;
+    virtual double gps_minus_rx_time_s() const = 0;
     //! Declared delay of the output in samples.
     virtual int delay() const = 0;
     //! Learnt or given packet period, 0 while unknown.

@@ -6,7 +6,6 @@
 
 import threading
 
-import numpy as np
 import pmt
 from gnuradio import gr
 
@@ -14,22 +13,7 @@ from . import geometry, pipeline
 from .offsets import OffsetEstimator
 from ..errors import UserError
 from ..gnss import ubx as gnss
-
-_K = {k: pmt.intern(k) for k in ("gps_time", "seq", "los", "delay_s", "snr_db", "valid")}
-
-
-def decode_los(msg):
-    """The LoS message as plain Python/numpy, by direct PMT access (pmt.to_python is
-    several times slower, and this runs for every frame)."""
-    ref = pmt.dict_ref
-    nil = pmt.PMT_NIL
-    return {"gps_time": pmt.to_double(ref(msg, _K["gps_time"], nil)),
-            "seq": pmt.to_uint64(ref(msg, _K["seq"], nil)),
-            "los": np.asarray(pmt.c32vector_elements(ref(msg, _K["los"], nil))),
-            "delay_s": np.asarray(pmt.f64vector_elements(ref(msg, _K["delay_s"], nil))),
-            "snr_db": np.asarray(pmt.f64vector_elements(ref(msg, _K["snr_db"], nil))),
-            "valid": np.asarray(pmt.u8vector_elements(ref(msg, _K["valid"], nil)))}
-
+from ..radio import los
 
 class offset_estimator(gr.basic_block):
     """Live element offsets from LoS messages and GNSS messages.
@@ -75,9 +59,15 @@ class offset_estimator(gr.basic_block):
             (self.rx_fixes if fix.role == "rx" else self.tx_fixes).append(fix)
 
     def _los(self, msg):
+        try:
+            batch = los.decode(msg)     # single-frame or batch messages alike
+        except los.LosMessageError:
+            self.errors += 1
+            return
         with self.lock:
-            self.est.add(decode_los(msg))
-            due = self.est.frames_seen % self.every == 0
+            before = self.est.frames_seen
+            self.est.add_batch(batch)
+            due = self.est.frames_seen // self.every > before // self.every
         if due:
             self.publish()
 

@@ -32,7 +32,7 @@ from .. import timeutil
 from ..errors import UserError
 from ..fileio import OutputStaging, atomic_write_json, atomic_write_text
 from ..signals import run_to_end
-from ..gnss import rtklib
+from ..gnss import reader
 from ..gnss import ubx as gnss
 
 LOS_HEADER = "gps_time,seq,channel,re,im,delay_s,snr_db"
@@ -44,13 +44,13 @@ MAX_ARRAY_EXTENT_M = 50.0    # positions spanning more are a units mistake (mm f
 
 # ---------------------------------------------------------------- positions
 def read_gnss(path, role):
-    """Fixes and a decoder (None for .pos) from a UBX log or an RTKLIB .pos file."""
-    p = os.fspath(path)
-    if not os.path.isfile(p):
-        raise UserError(f"GNSS file '{p}' not found")
-    if p.lower().endswith(".pos"):
-        return rtklib.read_pos(p, role), None
-    return gnss.read_ubx_file(p, role)
+    """Fixes and a decoder (None for RTKLIB) from a UBX log or an RTKLIB .pos file,
+    told apart by content; no usable fix is one line saying why (gnss.reader)."""
+    fixes, _, dec = reader.read_fixes(path, role)
+    why = reader.no_fix_reason(path, fixes, dec)
+    if why:
+        raise UserError(f"{path}: {why}")
+    return fixes, dec
 
 
 def median_position(fixes):
@@ -229,14 +229,17 @@ class _Feed:
             self.bar.close()
 
 
-def run_chain(tb, src, num_chans, samp_rate, los_path, time_offset=0.0, method="fft",
-              pick="strongest", zero_pad=1, apes_len=200, feed=None, on_started=None):
+def run_chain(tb, src, num_chans, samp_rate, los_path, gps_minus_rx_time_s=0.0, method="fft",
+              pick="strongest", zero_pad=1, apes_len=200, feed=None, batch_frames=64,
+              on_started=None):
     """src's N outputs -> the receive chain -> los_logger(los_path); runs tb to the end.
+    LoS results travel in batches (the logger pays per batch, not per frame).
     Returns the chain's counters and the number of frames logged."""
     from ..arraycal_python import los_logger
     from ..radio.rx_chain import rx_chain
-    chain = rx_chain(num_chans=num_chans, samp_rate=samp_rate, time_offset=time_offset,
-                     method=method, pick=pick, zero_pad=zero_pad, apes_len=apes_len)
+    chain = rx_chain(num_chans=num_chans, samp_rate=samp_rate,
+                     gps_minus_rx_time_s=gps_minus_rx_time_s, method=method, pick=pick,
+                     zero_pad=zero_pad, apes_len=apes_len, batch_frames=batch_frames)
     try:
         logger = los_logger(los_path)
     except RuntimeError as e:

@@ -24,7 +24,14 @@ class rx_chain(gr.hier_block2):
     of a flowgraph that taps the intermediate streams).
 
     Inputs: N complex streams (with rx_time tags from a USRP, or none).
-    Message out "los": one dict per frame (see los_estimator).
+    Message out "los": one dict per frame (see los_estimator), or with
+    batch_frames > 1 (fused only) one dict per batch of up to batch_frames
+    frames spanning at most batch_latency_s; read either with
+    gnuradio.arraycal.radio.los.decode (docs/blocks.md, "LoS message").
+    gps_minus_rx_time_s: GPS time minus rx_time (0 for a USRP timed from
+    GNSS, the leap seconds for a UTC host clock). workers: threads for the
+    per-channel stages of the fused block (0: one per channel up to the
+    cores; results do not depend on it).
     Message in "delays": predicted LoS delays for pick="predicted".
     The packet defaults to the thesis packet; its preamble is the first
     `preamble_len` samples and the Moose half `half_len`.
@@ -32,9 +39,10 @@ class rx_chain(gr.hier_block2):
 
     def __init__(self, num_chans=2, samp_rate=4e6, packet=None, preamble_len=278,
                  half_len=139, threshold=0.2, period=None, track_window=2, max_misses=3,
-                 time_offset=0.0, correct_cfo=True, method="fft", pick="strongest",
+                 gps_minus_rx_time_s=0.0, correct_cfo=True, method="fft", pick="strongest",
                  zero_pad=1, threshold_db=-10.0, window=8.0, apes_len=200,
-                 buffer_items=1 << 16, fused=True):
+                 buffer_items=1 << 16, fused=True, batch_frames=1, batch_latency_s=0.1,
+                 workers=0):
         gr.hier_block2.__init__(self, "rx_chain",
                                 gr.io_signature(num_chans, num_chans, gr.sizeof_gr_complex),
                                 gr.io_signature(0, 0, 0))
@@ -42,14 +50,20 @@ class rx_chain(gr.hier_block2):
         if preamble_len > len(pkt) or 2 * half_len > preamble_len:
             raise ValueError("preamble length must fit the packet and hold two halves")
         K = len(pkt)
+        if batch_frames != 1 and not fused:
+            raise ValueError("batch_frames needs the fused chain (fused=True)")
         self.fused = fused
         self.message_port_register_hier_out("los")
         self.message_port_register_hier_in("delays")
         if fused:
-            self.rx = los_receiver(pkt.tolist(), num_chans, samp_rate, preamble_len, half_len,
-                                   threshold, K if period is None else period, track_window,
-                                   max_misses, time_offset, correct_cfo, method, pick,
-                                   zero_pad, threshold_db, window, apes_len)
+            self.rx = los_receiver(
+                pkt.tolist(), num_chans=num_chans, samp_rate=samp_rate,
+                preamble_len=preamble_len, half_len=half_len, threshold=threshold,
+                period=K if period is None else period, track_window=track_window,
+                max_misses=max_misses, gps_minus_rx_time_s=gps_minus_rx_time_s,
+                correct_cfo=correct_cfo, method=method, pick=pick, zero_pad=zero_pad,
+                threshold_db=threshold_db, window=window, apes_len=apes_len,
+                batch_frames=batch_frames, batch_latency_s=batch_latency_s, workers=workers)
             self._blocks = (self.rx,)
             for c in range(num_chans):
                 self.connect((self, c), (self.rx, c))
@@ -58,7 +72,7 @@ class rx_chain(gr.hier_block2):
             return
         self.sync = zc_sync(pkt[:preamble_len].tolist(), num_chans, threshold,
                             K if period is None else period, track_window, max_misses,
-                            samp_rate, time_offset, preamble_len // half_len)
+                            samp_rate, gps_minus_rx_time_s, preamble_len // half_len)
         self.cfo = moose_cfo(half_len, num_chans, samp_rate, correct_cfo)
         self.ls = ls_chanest(pkt.tolist(), num_chans)
         self.los = los_estimator(K, num_chans, samp_rate, method, pick, zero_pad,
@@ -85,8 +99,8 @@ class rx_chain(gr.hier_block2):
     def set_threshold(self, threshold):
         (self.rx if self.fused else self.sync).set_threshold(threshold)
 
-    def set_time_offset(self, seconds):
-        (self.rx if self.fused else self.sync).set_time_offset(seconds)
+    def set_gps_minus_rx_time_s(self, seconds):
+        (self.rx if self.fused else self.sync).set_gps_minus_rx_time_s(seconds)
 
     def set_correct_cfo(self, correct):
         if self.fused:
@@ -122,7 +136,7 @@ class rx_chain(gr.hier_block2):
             rx = self.rx
             return {"frames": rx.frames(), "misses": rx.misses(),
                     "reacquisitions": rx.reacquisitions(), "dropped_gaps": rx.dropped(),
-                    "los": rx.los_frames()}
+                    "los": rx.los_frames(), "los_messages": rx.los_messages()}
         return {"frames": self.sync.frames(), "misses": self.sync.misses(),
                 "reacquisitions": self.sync.reacquisitions(),
                 "dropped_gaps": self.ls.dropped(), "los": self.los.frames()}
