@@ -339,7 +339,7 @@ def test_cli_gnss_log_with_duration(tmp_path, rng):
     os.close(m)
     assert proc.returncode == 0, err
     ubx = [p for p in tmp_path.iterdir() if p.suffix == ".ubx"]
-    assert len(ubx) == 1 and ubx[0].name.startswith("gnss-tx-")
+    assert len(ubx) == 1 and ubx[0].name == "tx.ubx"   # what `process --tx-gnss` reads
     assert ubx[0].read_bytes() == data
     assert "10 fixes" in out
 

@@ -4,6 +4,7 @@
 #
 """`arraycal cal list | show | export`: the calibration store."""
 
+import os
 
 from ..errors import UserError
 from .common import Parser, print_offsets
@@ -21,7 +22,7 @@ def add_cal(sub):
         c = csub.add_parser(name, help=helptext)
         c.add_argument("--store", help="store directory (default: the user store)")
         if name != "list":
-            c.add_argument("ref", help="index from 'cal list', file name or path")
+            c.add_argument("ref", help="number from 'cal list' (1 = oldest), file name or path")
         if name == "export":
             c.add_argument("--format", choices=("json", "csv", "weights"), default="json",
                            help="weights: channel,re,im of the correction 1/offset")
@@ -30,7 +31,6 @@ def add_cal(sub):
 
 
 def _cmd_cal(args):
-    import os
     from ..calibration import store as calstore
     from ..fileio import atomic_write_json, atomic_write_text
     store = calstore.Store(args.store)
@@ -56,6 +56,12 @@ def _cmd_cal(args):
         if bad:
             print(f"{bad} of {len(entries)} entries are invalid (never applied)")
         return 0
+    if args.ref.isdigit() and not os.path.exists(args.ref):
+        n = len(store.entries())
+        if not 1 <= int(args.ref) <= n:
+            raise UserError(f"no calibration '{args.ref}' in {store.root}: `arraycal cal list` "
+                            + (f"numbers them 1 (oldest) to {n} (newest)" if n else
+                               "shows none"))
     path, doc = store.find(args.ref)
     if args.cal_verb == "show":
         v = doc.get("verdict") or {}

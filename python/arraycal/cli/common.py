@@ -12,7 +12,14 @@ import threading
 import time
 
 class Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error as ONE line and exit code 2."""
+    """argparse that reports a usage error as ONE line and exit code 2.
+
+    No abbreviated options: a documented option that is renamed must fail,
+    not go on working as a prefix of the new name."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         sys.stderr.write(f"{self.prog}: error: {message}\n")

@@ -20,13 +20,17 @@ def add_gnss(sub):
     lg = gsub.add_parser(
         "log", help="record a receiver's UBX stream",
         description="Record the receiver's output exactly as sent (UBX, NMEA, RTCM3) into "
-                    "DIR/gnss-ROLE-TIME.ubx, appended and flushed, with the host time of "
-                    "each UBX frame in FILE.ubx.idx (CSV: offset,length,host_time,identity). "
+                    "DIR/ROLE.ubx (tx.ubx or rx.ubx: what `arraycal process --tx-gnss "
+                    "DIR/tx.ubx --rx-gnss DIR/rx.ubx` reads), appended and flushed, with the "
+                    "host time of each UBX frame in FILE.ubx.idx (CSV: "
+                    "offset,length,host_time,identity). "
                     "Survives unplugging: waits for the device and carries on. Ctrl-C stops.")
     lg.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyACM0")
     lg.add_argument("--baud", type=baud, default=38400)
     lg.add_argument("--out", required=True, help="directory for the session files")
     lg.add_argument("--role", choices=("tx", "rx"), default="rx")
+    lg.add_argument("--name", help="file name in DIR (default ROLE.ubx; appended to when it "
+                                   "exists, e.g. after a restart)")
     lg.add_argument("--duration", type=duration_s, default=0.0,
                     help="seconds to log (default 0: until stopped)")
     lg.set_defaults(func=_cmd_gnss_log)
@@ -61,7 +65,10 @@ def add_gnss(sub):
 
 
 def _cmd_gnss_log(args):
+    import os
     from ..gnss import log as gnsslog
+    if args.name is not None and (not args.name or os.path.basename(args.name) != args.name):
+        raise UserError(f"--name '{args.name}' must be a file name (the directory is --out)")
     gnsslog.check_output_dir(args.out)
     stop = threading.Event()
 
@@ -75,7 +82,8 @@ def _cmd_gnss_log(args):
         timer.start()
     try:
         logger = gnsslog.run(args.port, args.baud, args.out, args.role, stop,
-                             status=lambda m: print(f"arraycal gnss log: {m}", flush=True))
+                             status=lambda m: print(f"arraycal gnss log: {m}", flush=True),
+                             name=args.name or f"{args.role}.ubx")
     finally:
         if timer:
             timer.cancel()

@@ -13,18 +13,26 @@ from .common import (duration_s, frequency_hz, gain_db, int_range, position, pri
 
 
 # ---------------------------------------------------------------- rx
+DEFAULT_RATE, DEFAULT_FREQ, DEFAULT_CHANNELS = 4e6, 1.3e9, 2
+
+
 def add_rx(sub):
     p = sub.add_parser(
         "rx", help="live receiver (USRP, or ZMQ / recording): LoS log, recording, calibration",
         description="Live receiver: N channels from a USRP (or a ZMQ socket / a SigMF "
                     "recording) through the receive chain; LoS log OUT/los.csv appended and "
-                    "flushed, optional SigMF recording, offsets printed while transmitter "
-                    "positions arrive (--tx-gnss zmq:ADDR) and a calibration at the end "
-                    "(--array with --tx-gnss). Ctrl-C stops.")
+                    "flushed, optional SigMF recording, and with --array a calibration: "
+                    "offsets printed while GNSS positions arrive (--tx-gnss zmq:ADDR, and the "
+                    "array's position from --rx-gnss zmq:ADDR or FILE or --rx-position) and "
+                    "OUT/calibration.json at the end (with GNSS logs: computed from them at "
+                    "the end). Ctrl-C stops.")
     p.add_argument("--source", default="uhd", help="uhd | zmq:ADDR | file:REC.sigmf-meta")
-    p.add_argument("--channels", type=int_range(1, 64, "a channel count"), default=2)
-    p.add_argument("--rate", type=sample_rate, default=4e6)
-    p.add_argument("--freq", type=frequency_hz, default=1.3e9)
+    p.add_argument("--channels", type=int_range(1, 64, "a channel count"),
+                   help=f"receive channels (default {DEFAULT_CHANNELS}; a recording's own)")
+    p.add_argument("--rate", type=sample_rate,
+                   help=f"sample rate (default {DEFAULT_RATE:g}; a recording's own)")
+    p.add_argument("--freq", type=frequency_hz,
+                   help=f"carrier (default {DEFAULT_FREQ:g}; a recording's own)")
     p.add_argument("--gain", type=gain_db, default=40.0)
     p.add_argument("--antenna", default="RX2")
     p.add_argument("--serial", default="")
@@ -49,10 +57,15 @@ def add_rx(sub):
                    help="stop after this many seconds of samples (default: Ctrl-C)")
     p.add_argument("--idle-stop", type=duration_s, default=3.0,
                    help="zmq/file: stop when no sample came for this long (s)")
+    p.add_argument("--start-timeout", type=duration_s, default=30.0,
+                   help="zmq/file: give up when no sample came this long after the start "
+                        "(s, default 30; 0 waits for ever)")
     p.add_argument("--method", choices=("fft", "apes"), default="fft")
     p.add_argument("--array", help="array file: offsets live and at the end")
-    p.add_argument("--tx-gnss", help="zmq:ADDR of the transmitter's UBX, or its log (at the end)")
-    p.add_argument("--rx-gnss", help="the array's GNSS log (for its position)")
+    p.add_argument("--tx-gnss", help="the transmitter's UBX: zmq:ADDR (live offsets) or its "
+                                     "log file (read at the end)")
+    p.add_argument("--rx-gnss", help="the array's GNSS for its position: zmq:ADDR or a log "
+                                     "file (with a live --tx-gnss, read at the start)")
     p.add_argument("--rx-position", type=position, help="LAT,LON,HEIGHT of the array antenna")
     p.add_argument("--store", help="calibration store (default: the user store)")
     p.add_argument("--joint-geometry", action=argparse.BooleanOptionalAction, default=True,
@@ -60,8 +73,81 @@ def add_rx(sub):
     p.set_defaults(func=_cmd_rx)
 
 
+def _resolve_stream(args):
+    """Channels, rate and carrier: a recording's own, else the options or their defaults.
+
+    An explicit option that contradicts the recording is refused: the chain
+    would time the packets wrongly, the calibration would be filed under
+    another frequency."""
+    from ..radio.rx import parse_source
+    kind, target = parse_source(args.source)
+    if kind == "file":
+        from ..radio.recording import open_recording
+        rec = open_recording(target)
+        for opt, given, own in (("--rate", args.rate, rec.sample_rate),
+                                ("--freq", args.freq, rec.frequency),
+                                ("--channels", args.channels, rec.num_channels)):
+            if given is not None and abs(given - own) > 1e-9 * max(1.0, abs(own)):
+                raise UserError(f"{opt} {given:g} contradicts the recording {target} "
+                                f"({own:g}); leave {opt} out to use the recording's")
+        args.rate, args.freq, args.channels = rec.sample_rate, rec.frequency, rec.num_channels
+    else:
+        args.rate = DEFAULT_RATE if args.rate is None else args.rate
+        args.freq = DEFAULT_FREQ if args.freq is None else args.freq
+        args.channels = DEFAULT_CHANNELS if args.channels is None else args.channels
+    if args.channels < 1:
+        raise UserError("--channels must be at least 1")
+    if not args.rate > 0 or not args.freq > 0:
+        raise UserError("--rate and --freq must be positive")
+    return kind
+
+
+def _is_zmq(spec):
+    return bool(spec) and spec.startswith("zmq:")
+
+
+def _check_gnss(args):
+    """What the calibration needs, checked before any sample is taken.
+
+    Returns the array geometry (or None) and the array's position for a live
+    estimate, if it comes from --rx-position or a log read now."""
+    import os
+    if not args.array:
+        if args.tx_gnss or args.rx_gnss:
+            raise UserError("--tx-gnss/--rx-gnss give a calibration only with --array")
+        return None, None
+    from ..calibration import geometry
+    array = geometry.load_array(args.array)
+    if not args.tx_gnss:
+        raise UserError("--array needs --tx-gnss (zmq:ADDR or the transmitter's UBX log)")
+    if not args.rx_gnss and args.rx_position is None:
+        raise UserError("the array's position is needed for offsets: --rx-gnss zmq:ADDR or "
+                        "FILE, or --rx-position LAT,LON,HEIGHT")
+    if _is_zmq(args.rx_gnss) and not _is_zmq(args.tx_gnss):
+        raise UserError("--rx-gnss zmq:ADDR needs a live --tx-gnss zmq:ADDR too "
+                        "(or give both as log files)")
+    origin = tuple(args.rx_position) if args.rx_position is not None else None
+    if _is_zmq(args.tx_gnss) and args.rx_gnss and not _is_zmq(args.rx_gnss):
+        from ..calibration.pipeline import read_gnss, median_position
+        from ..gnss import ubx as gnss
+        fixes, _ = read_gnss(args.rx_gnss, "rx")   # live offsets need it now
+        good, _ = geometry.gate(gnss.require_fixes(fixes, args.rx_gnss), geometry.QualityGate())
+        if not good:
+            raise UserError(f"{args.rx_gnss}: all receiver fixes fail the quality gate")
+        origin = median_position(good)
+    for opt, path in (("--tx-gnss", args.tx_gnss), ("--rx-gnss", args.rx_gnss)):
+        if path and not _is_zmq(path) and not os.path.isfile(path):
+            if _is_zmq(args.tx_gnss):
+                raise UserError(f"{opt} {path} not found")
+            print(f"arraycal rx: note: {opt} {path} does not exist yet; it is read at the end "
+                  "(it must be written while this runs)", flush=True)
+    return array, origin
+
+
 def _cmd_rx(args):
     import os
+    kind = _resolve_stream(args)
+    array, origin = _check_gnss(args)
     from gnuradio import gr
     from ..arraycal_python import los_logger
     from ..calibration.live import offset_estimator
@@ -69,10 +155,11 @@ def _cmd_rx(args):
     from ..radio.rx_chain import rx_chain
     os.makedirs(args.out, exist_ok=True)
     next_pps = None
-    if args.sync == "gps_time" and args.source.startswith("uhd"):
+    if args.sync == "gps_time" and kind == "uhd":
         if not args.gnss_port:
             raise UserError("--sync gps_time needs --gnss-port (the TIM-TP of the next pulse)")
-        next_pps = _read_next_pps(args.gnss_port)
+        def next_pps():   # read once the USRP is open: its set-up takes seconds
+            return _read_next_pps(args.gnss_port)
     try:
         src = rx_source(args.source, args.channels, args.rate, args.freq, args.gain,
                         args.antenna, args.serial, args.args, args.clock_source,
@@ -98,18 +185,22 @@ def _cmd_rx(args):
         for c in range(args.channels):
             tb.connect((src, c), (rec, c))
     live = None
-    if args.array and args.tx_gnss and args.tx_gnss.startswith("zmq:"):
+    if array is not None and _is_zmq(args.tx_gnss):
         from gnuradio import zeromq
-        live = offset_estimator(args.array, args.freq, args.rate, 1000,
-                                rx_position=",".join(map(str, args.rx_position))
-                                if args.rx_position else "")
-        sub = zeromq.sub_msg_source(args.tx_gnss[4:], 100, False)
-        dec = ubx_pdu_decoder("tx")
-        tb.msg_connect(sub, "out", dec, "pdus")
-        tb.msg_connect(dec, "gnss", live, "gnss")
+        live = offset_estimator(array, args.freq, args.rate, 1000,
+                                rx_position=",".join(map(repr, origin)) if origin else "")
+        for role, spec in (("tx", args.tx_gnss), ("rx", args.rx_gnss)):
+            if not _is_zmq(spec):
+                continue
+            sub = zeromq.sub_msg_source(spec[4:], 100, False)
+            dec = ubx_pdu_decoder(role)
+            tb.msg_connect(sub, "out", dec, "pdus")
+            tb.msg_connect(dec, "gnss", live, "gnss")
+            setattr(live, f"_{role}_sub", (sub, dec))  # keep them alive with the graph
         tb.msg_connect(chain, "los", live, "los")
     limit = int(args.duration * args.rate) if args.duration > 0 else 0
-    state = {"last": -1, "since": time.monotonic()}
+    state = {"last": -1, "since": time.monotonic(), "start": time.monotonic(),
+             "no_samples": False}
 
     def consumed():
         return chain.samples_read()
@@ -120,7 +211,11 @@ def _cmd_rx(args):
             return True
         if n != state["last"]:
             state["last"], state["since"] = n, time.monotonic()
-        elif src.kind != "uhd" and n > 0 and time.monotonic() - state["since"] > args.idle_stop:
+        elif kind != "uhd" and n > 0 and time.monotonic() - state["since"] > args.idle_stop:
+            return True
+        if n == 0 and args.start_timeout > 0 and \
+                time.monotonic() - state["start"] > args.start_timeout:
+            state["no_samples"] = True
             return True
         return False
 
@@ -128,19 +223,26 @@ def _cmd_rx(args):
         st = chain.stats()
         line = (f"arraycal rx: {consumed() / args.rate:.1f} s of samples, {st['frames']} frames, "
                 f"{st['misses']} missed")
-        if live is not None and live.last is not None:
-            line += "; offsets " + ", ".join(
+        if live is not None:
+            line += "; offsets " + (", ".join(
                 f"{e.id} {e.phase_deg:+.1f} deg {e.amp_db:+.2f} dB" for e in live.last.elements)
+                if live.last is not None else
+                f"waiting for GNSS ({len(live.tx_fixes)} tx, {len(live.rx_fixes)} rx fixes)")
         print(line, flush=True)
 
     def started():
+        state["start"] = time.monotonic()
         print(f"arraycal rx: {args.channels} channels from {args.source} at "
-              f"{args.rate / 1e6:g} MS/s, GPS - rx_time {offset:g} s, LoS log {los_path}"
+              f"{args.rate / 1e6:g} MS/s, {args.freq / 1e6:g} MHz, GPS - rx_time {offset:g} s, "
+              f"LoS log {los_path}"
               + (", Ctrl-C to stop" if not limit else f", {args.duration:g} s"), flush=True)
 
     elapsed, stopped = run_flowgraph(tb, "arraycal rx", progress, period=10.0,
                                      on_started=started, until=done)
     logger.close()
+    if state["no_samples"]:
+        raise UserError(f"no sample from {args.source} within {args.start_timeout:g} s: is the "
+                        "sender running? (--start-timeout)")
     st = chain.stats()
     print(f"arraycal rx: {'stopped' if stopped else 'done'}; {st['frames']} frames, "
           f"{logger.count()} logged", flush=True)
@@ -150,19 +252,45 @@ def _cmd_rx(args):
         print(f"arraycal rx: interrupted, no calibration made; the LoS log is {los_path}",
               flush=True)
         raise_for_signal(stopped)
-    if args.array and args.tx_gnss and not args.tx_gnss.startswith("zmq:"):
-        from ..calibration.pipeline import calibrate_from_los
-        s = calibrate_from_los(los_path, args.array, args.tx_gnss, args.out, args.freq,
-                               args.rate, rx_gnss=args.rx_gnss, rx_position=args.rx_position,
-                               store=args.store, method=args.method, gain_db=args.gain,
-                               joint=args.joint_geometry,
-                               serials=[args.serial] if args.serial else [])
-        print_offsets(s["doc"])
-        code = print_verdict(s["doc"])
-        print(f"wrote {args.out}/calibration.json; "
-              + (f"stored {s['store_path']}" if s["store_path"] else "not stored"))
-        return code
+    if array is None:
+        return 0
+    serials = [args.serial] if args.serial else []
+    if live is not None:
+        return _write_live_calibration(args, array, live, serials)
+    from ..calibration.pipeline import calibrate_from_los
+    s = calibrate_from_los(los_path, args.array, args.tx_gnss, args.out, args.freq,
+                           args.rate, rx_gnss=args.rx_gnss, rx_position=args.rx_position,
+                           store=args.store, method=args.method, gain_db=args.gain,
+                           joint=args.joint_geometry, serials=serials)
+    print_offsets(s["doc"])
+    code = print_verdict(s["doc"])
+    print(f"wrote {args.out}/calibration.json; "
+          + (f"stored {s['store_path']}" if s["store_path"] else "not stored"))
+    return code
     return 0
+
+
+def _write_live_calibration(args, array, live, serials):
+    """The live estimator's frames and GNSS track, calibrated at the end like any other:
+    OUT/calibration.json, frames.npz, report, the store."""
+    from ..calibration import pipeline
+    with live.lock:
+        track, until = live._track()
+    if track is None:
+        raise UserError(f"no calibration: {len(live.tx_fixes)} transmitter and "
+                        f"{len(live.rx_fixes)} array fixes arrived over ZMQ, "
+                        f"{live.est.frames_seen} frames (is the GNSS publisher running?)")
+    live.est.tx_track = track
+    s = pipeline.calibrate(live.est, array, sample_rate=args.rate, method=args.method,
+                           out_dir=args.out, store=args.store, joint=args.joint_geometry,
+                           gain_db=args.gain, serials=serials, until=until,
+                           quality={"los_log": "los.csv", "tx_fixes": len(live.tx_fixes),
+                                    "live": True})
+    print_offsets(s["doc"])
+    code = print_verdict(s["doc"])
+    print(f"wrote {args.out}/calibration.json, report.txt; "
+          + (f"stored {s['store_path']}" if s["store_path"] else "not stored"))
+    return code
 
 
 def _read_next_pps(port, timeout=5.0):

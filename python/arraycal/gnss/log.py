@@ -4,7 +4,8 @@
 #
 """`arraycal gnss log`: record a u-blox receiver, losing nothing.
 
-One session = DIR/gnss-ROLE-YYYYmmddTHHMMSSZ.ubx (the bytes exactly as the
+One log = DIR/NAME (by default gnss-ROLE-YYYYmmddTHHMMSSZ.ubx; `arraycal gnss
+log` names it ROLE.ubx, what `arraycal process` reads) (the bytes exactly as the
 receiver sent them: UBX, NMEA, RTCM3) and FILE.idx beside it, a CSV line per
 complete UBX frame: byte offset, length, host UTC time of arrival, message.
 Both are only appended to and flushed at every read, fsynced every second.
@@ -23,9 +24,9 @@ from ..fileio import AppendLog
 IDX_HEADER = "offset,length,host_time,identity"
 
 
-def session_paths(out_dir, role, start_utc):
+def session_paths(out_dir, role, start_utc, name=None):
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(start_utc))
-    base = os.path.join(out_dir, f"gnss-{role or 'rx'}-{stamp}.ubx")
+    base = os.path.join(out_dir, name or f"gnss-{role or 'rx'}-{stamp}.ubx")
     return base, base + ".idx"
 
 
@@ -37,9 +38,9 @@ def open_port(port, baud):
 class UbxLogger:
     """Reads a serial port (or anything with read()), writes the session files."""
 
-    def __init__(self, out_dir, role="rx", start_utc=None, fsync_period=1.0):
+    def __init__(self, out_dir, role="rx", start_utc=None, fsync_period=1.0, name=None):
         os.makedirs(out_dir, exist_ok=True)
-        self.path, self.idx_path = session_paths(out_dir, role, start_utc or time.time())
+        self.path, self.idx_path = session_paths(out_dir, role, start_utc or time.time(), name)
         self._raw = open(self.path, "ab")
         self._idx = AppendLog(self.idx_path, header=IDX_HEADER, fsync=False)
         self.decoder = gnss.UbxDecoder(role)
@@ -94,14 +95,14 @@ class UbxLogger:
 
 
 def run(port, baud, out_dir, role="rx", stop=None, status=None, status_period=10.0,
-        open_fn=open_port, retry_period=1.0, on_data=None):
+        open_fn=open_port, retry_period=1.0, on_data=None, name=None):
     """Log until `stop` is set; reopen the port whenever it goes away.
 
     status(text) gets progress lines; on_data(logger) runs after every write
     (for tests and front ends).
     """
     stop = stop or threading.Event()
-    logger = UbxLogger(out_dir, role)
+    logger = UbxLogger(out_dir, role, name=name)
     dev = None
     next_status = time.monotonic() + status_period
     try:

@@ -131,11 +131,16 @@ def open_recording(meta_path):
         caps.append(Capture(start, float(c["core:frequency"]), utc, hb))
     if not caps:
         _fail(meta_path, "no captures")
-    if any(b.sample_start <= a.sample_start for a, b in zip(caps, caps[1:])):
-        _fail(meta_path, "capture sample_start values must increase")
-    freqs = {c.frequency for c in caps}
+    for i, (a, b) in enumerate(zip(caps, caps[1:]), 1):
+        if b.sample_start <= a.sample_start:
+            _fail(meta_path, f"capture {i} starts at sample {b.sample_start}, not after "
+                             f"capture {i - 1} (sample {a.sample_start}): SigMF captures "
+                             "start at increasing samples")
+    freqs = sorted({c.frequency for c in caps})
     if len(freqs) > 1:
-        _fail(meta_path, f"captures at {len(freqs)} frequencies; calibrate one frequency at a time")
+        _fail(meta_path, f"captures at {len(freqs)} frequencies "
+                         f"({', '.join(f'{f / 1e6:g}' for f in freqs)} MHz: the receiver was "
+                         "retuned); calibrate one frequency at a time")
     dataset = g.get("core:dataset")
     if dataset:
         data_path = os.path.join(os.path.dirname(meta_path), os.path.basename(str(dataset)))
@@ -260,11 +265,27 @@ class RecordingWriter:
         self.glob = g
         self._f = open(self.data_path, "wb")
 
-    def new_capture(self, utc):
-        """The next samples start a capture whose first sample is at UTC `utc`."""
-        self.captures.append({"core:sample_start": self.samples, "core:frequency": self.freq,
-                              "core:datetime": timeutil.format_utc(utc)})
+    def new_capture(self, utc, frequency=None):
+        """The next samples start a capture whose first sample is at UTC `utc`.
+
+        A capture that has no sample yet is replaced, not followed: SigMF
+        captures must start at increasing samples (several rx_time tags on one
+        sample, e.g. one per channel of a vector stream, give one capture)."""
+        if frequency is not None:
+            self.freq = float(frequency)
+        cap = {"core:sample_start": self.samples, "core:frequency": self.freq,
+               "core:datetime": timeutil.format_utc(utc)}
+        if self.captures and self.captures[-1]["core:sample_start"] == self.samples:
+            self.captures[-1] = cap
+        else:
+            self.captures.append(cap)
         self._write_meta()
+
+    def capture_utc(self):
+        """UTC of the next sample, from the current capture's start and the rate."""
+        c = self.captures[-1]
+        return timeutil.parse_utc(c["core:datetime"]) + \
+            (self.samples - c["core:sample_start"]) / self.rate
 
     def write(self, samples):
         """samples: (num_channels, n) complex array."""
@@ -290,7 +311,10 @@ class RecordingWriter:
     def _write_meta(self):
         if not self._f.closed:
             self._f.flush()
-        atomic_write_json(self.meta_path, {"global": self.glob, "captures": self.captures,
+        caps = self.captures
+        if len(caps) > 1 and caps[-1]["core:sample_start"] >= self.samples:
+            caps = caps[:-1]  # a capture without samples yet (or stopped before any)
+        atomic_write_json(self.meta_path, {"global": self.glob, "captures": caps,
                                            "annotations": []})
 
     def close(self):

@@ -36,7 +36,9 @@ class rx_source(gr.hier_block2):
     source: "uhd", "zmq:ADDR" (vectors of N complex per sample, tags passed: the
     emulator's output) or "file:REC.sigmf-meta". The USRP is only opened when
     chosen. sync sets its time like GRC's USRP Sync option (gps_time needs
-    next_pps_gps, from the GNSS receiver's TIM-TP, and its PPS on the USRP).
+    next_pps_gps, from the GNSS receiver's TIM-TP, and its PPS on the USRP;
+    give a function returning it to have it read once the USRP is set up, so
+    that the pulse announced is still the next one).
     time_offset() is the GPS - rx_time offset the receive chain needs.
     """
 
@@ -62,6 +64,8 @@ class rx_source(gr.hier_block2):
                 self.usrp.set_gain(gain, c)
                 if antenna:
                     self.usrp.set_antenna(antenna, c)
+            if callable(next_pps_gps):
+                next_pps_gps = next_pps_gps()
             self._offset = timeutil.sync_usrp_time(self.usrp, sync, next_pps_gps)
             for c in range(num_chans):
                 self.connect((self.usrp, c), (self, c))
@@ -89,10 +93,15 @@ class rx_source(gr.hier_block2):
 
 
 class sigmf_sink(gr.sync_block):
-    """Records N channels as SigMF; a new capture at every rx_time tag (USRP overflow).
+    """Records N channels as SigMF; a new capture at every rx_time tag and retune.
 
-    rx_time is taken as GPS time minus time_offset (UTC when time_offset is the
-    leap seconds); captures are stamped in UTC as SigMF wants."""
+    A USRP tags rx_time (and rx_freq, rx_rate) on its first sample and
+    rx_time again after an overflow: each becomes a capture start. rx_freq
+    at another frequency (a retune) starts a capture at that frequency. Tags
+    on one sample make one capture. rx_time is taken as GPS time minus
+    time_offset (UTC when time_offset is the leap seconds); captures are
+    stamped in UTC as SigMF wants. Without any rx_time before the first
+    sample, the first capture is stamped with the host clock."""
 
     def __init__(self, base, num_chans, samp_rate, freq, gain_db=None, serials=(),
                  time_offset=0.0, leap=timeutil.DEFAULT_LEAP_SECONDS, datatype="cf32_le"):
@@ -105,25 +114,50 @@ class sigmf_sink(gr.sync_block):
         self.to_gps = float(time_offset)
         self.leap = leap
         self._started = False
+        self._keys = {pmt.intern("rx_time"): "time", pmt.intern("rx_freq"): "freq"}
+
+    def _cuts(self, start, n):
+        """{relative offset: {"time": utc, "freq": Hz}} of this window's tags (channel 0)."""
+        cuts = {}
+        for t in self.get_tags_in_window(0, 0, n):
+            what = next((v for k, v in self._keys.items() if pmt.eq(t.key, k)), None)
+            if what is None:
+                continue
+            try:
+                if what == "time":
+                    secs = pmt.to_uint64(pmt.tuple_ref(t.value, 0)) + \
+                        pmt.to_double(pmt.tuple_ref(t.value, 1))
+                    val = timeutil.gps_to_utc(secs + self.to_gps, self.leap)
+                else:
+                    val = pmt.to_double(t.value)
+            except (RuntimeError, TypeError, ValueError):
+                continue  # a malformed tag from elsewhere: not ours to interpret
+            cuts.setdefault(t.offset - start, {})[what] = val
+        return cuts
 
     def work(self, input_items, output_items):
         n = len(input_items[0])
-        start = self.nitems_read(0)
-        tags = self.get_tags_in_window(0, 0, n, pmt.intern("rx_time"))
-        cuts = []
-        for t in tags:
-            secs = pmt.to_uint64(pmt.tuple_ref(t.value, 0)) + pmt.to_double(pmt.tuple_ref(t.value, 1))
-            cuts.append((t.offset - start, timeutil.gps_to_utc(secs + self.to_gps, self.leap)))
-        pos = 0
-        if not self._started and (not cuts or cuts[0][0] > 0):
+        cuts = self._cuts(self.nitems_read(0), n)
+        if not self._started and 0 not in cuts:
             self.w.new_capture(time.time())  # no time tag yet: host clock
             self._started = True
-        for off, utc in cuts:
+        pos = 0
+        for off in sorted(cuts):
+            c = cuts[off]
+            retune = "freq" in c and abs(c["freq"] - self.w.freq) > 1.0
+            if "time" not in c and not retune and self._started:
+                continue  # rx_freq repeated at the same frequency
             if off > pos:
                 self.w.write(np.stack([x[pos:off] for x in input_items]))
-            self.w.new_capture(utc)
+                pos = off
+            if "time" in c:
+                utc = c["time"]
+            elif self._started:
+                utc = self.w.capture_utc()
+            else:
+                utc = time.time()
+            self.w.new_capture(utc, c["freq"] if retune else None)
             self._started = True
-            pos = off
         if pos < n:
             self.w.write(np.stack([x[pos:n] for x in input_items]))
         return n

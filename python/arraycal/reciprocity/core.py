@@ -288,7 +288,8 @@ def beamforming_gain_db(est, G_true, H_meas, subcarriers, df):
 def crlb_phase_deg(c_bs, c_ue, tau, subcarriers, df, noise_var, ref_bs=0):
     """Cramer-Rao bound (deg) of the relative BS coefficient phases for the g-model
     with complex Gaussian noise: unknown log-amplitudes and phases of c_bs
-    (c_bs[ref] fixed) and c_ue, and all pair delays."""
+    (c_bs[ref] fixed) and c_ue, and all pair delays. noise_var: one variance, or
+    one per pair (M, N)."""
     M, N = len(c_bs), len(c_ue)
     s = np.asarray(subcarriers, float)
     K = len(s)
@@ -307,7 +308,9 @@ def crlb_phase_deg(c_bs, c_ue, tau, subcarriers, df, noise_var, ref_bs=0):
             J[rows, off + n] = mu                         # log-amplitude of c_ue[n]
             J[rows, off + N + n] = 1j * mu                # phase of c_ue[n]
             J[rows, off + 2 * N + m * N + n] = -4j * np.pi * s * df * mu
-    F = 2.0 / noise_var * np.real(J.conj().T @ J)
+    nv = np.broadcast_to(np.asarray(noise_var, float), (M, N))
+    J /= np.sqrt(np.repeat(nv.reshape(-1), K))[:, None]   # whiten: rows of pair (m, n)
+    F = 2.0 * np.real(J.conj().T @ J)
     cov = np.linalg.inv(F)
     var = np.diag(cov)[len(bs_idx):2 * len(bs_idx)]
     return np.degrees(np.sqrt(var))
@@ -495,6 +498,28 @@ class ReciprocitySim:
         drift = 0.5 * self.freq_drift_hz_s * t
         return k * (self.nu_bs + drift * self.drift_sign_bs), k * (self.nu_ue + drift * self.drift_sign_ue)
 
+    def noise_sigma(self, tx_power_dbm):
+        """Noise per real component of a channel estimate, relative to the transmitted
+        pilot: per-subcarrier SNR from the power over the pilots, kTB noise, antenna
+        gains."""
+        p_sub = 10 ** ((tx_power_dbm - 30) / 10) / self.pilots
+        gain = 10 ** (2 * self.antenna_gain_dbi / 10)
+        n0 = 1.380649e-23 * 290 * self.df * 10 ** (self.noise_figure_db / 10)
+        return math.sqrt(n0 / (p_sub * gain) / 2)
+
+    def crlb_deg(self, tx_power_dbm):
+        """RMS over the non-reference BS nodes of the CRLB of their relative phases, for
+        the equivalent channel g = H / G (what ML-TLS uses): to first order its noise
+        on pair (m, n) is |g|^2 2 sigma^2 (1/|G|^2 + 1/|H|^2), the delays unknown."""
+        t = self.truth
+        h = C / self.fc / (4 * np.pi * self.dist)
+        a_g = np.abs(self.r_ue[None, :] * self.t_bs[:, None]) * h
+        a_h = np.abs(self.r_bs[:, None] * self.t_ue[None, :]) * h
+        g2 = np.abs(t["c_ue"][None, :] / t["c_bs"][:, None]) ** 2
+        nv = g2 * 2 * self.noise_sigma(tx_power_dbm) ** 2 * (1 / a_g ** 2 + 1 / a_h ** 2)
+        b = crlb_phase_deg(t["c_bs"], t["c_ue"], t["tau"], self.subcarriers(), self.df, nv)
+        return float(np.sqrt(np.mean(np.square(b))))
+
     def subcarriers(self, offset=0):
         """Comb pilot subcarriers (eq. 19): every comb-th, starting at offset."""
         return offset + self.comb * np.arange(self.pilots)
@@ -504,7 +529,6 @@ class ReciprocitySim:
 
         LO phases advance with the frequency offsets; the uplink is measured
         ul_dl_gap_s after the downlink."""
-        K = self.pilots
         s = self.subcarriers()
         f = s * self.df
         lam = C / self.fc
@@ -518,11 +542,7 @@ class ReciprocitySim:
         H = self.r_bs[:, None, None] * h * self.t_ue[None, :, None] * \
             np.exp(-2j * np.pi * f * d) * np.exp(1j * (lo_ue2[None, :] - lo_bs2[:, None]))[:, :, None]
         if noise:
-            # per-subcarrier SNR: power over the pilots, kTB noise, antenna gains
-            p_sub = 10 ** ((tx_power_dbm - 30) / 10) / K
-            gain = 10 ** (2 * self.antenna_gain_dbi / 10)
-            n0 = 1.380649e-23 * 290 * self.df * 10 ** (self.noise_figure_db / 10)
-            sigma = math.sqrt(n0 / (p_sub * gain) / 2)
+            sigma = self.noise_sigma(tx_power_dbm)
             G = G + sigma * (self.rng.standard_normal(G.shape) + 1j * self.rng.standard_normal(G.shape))
             H = H + sigma * (self.rng.standard_normal(H.shape) + 1j * self.rng.standard_normal(H.shape))
         return G, H
