@@ -125,7 +125,8 @@ def test_a_crash_in_the_middle_leaves_the_previous_calibration_intact(tmp_path):
             "--rx-gnss", sim["rx"], "--out", tmp_path / "out", "--store", tmp_path / "store",
             "--quiet"]
     assert run_cli(*args, timeout=300).returncode == 0
-    before = (tmp_path / "out" / "calibration.json").read_bytes()
+    out = tmp_path / "out"
+    before = {n: (out / n).read_bytes() for n in os.listdir(out) if (out / n).is_file()}
     stored = sorted(os.listdir(tmp_path / "store"))
     # the process is killed (SIGKILL) after 500 frames (fault injection: tests/faults)
     faults = os.path.join(os.path.dirname(__file__), "faults")
@@ -133,11 +134,13 @@ def test_a_crash_in_the_middle_leaves_the_previous_calibration_intact(tmp_path):
         "ARRAYCAL_TEST_KILL_AFTER_FRAMES": "500",
         "PYTHONPATH": os.pathsep.join(x for x in (faults, os.environ.get("PYTHONPATH")) if x)})
     assert p.returncode == -9, (p.returncode, p.stderr)
-    assert (tmp_path / "out" / "calibration.json").read_bytes() == before
+    # every previous output as it was (the run wrote into its staging directory)
+    assert {n: (out / n).read_bytes() for n in os.listdir(out) if (out / n).is_file()} == before
     assert sorted(os.listdir(tmp_path / "store")) == stored
-    # the LoS log of the crashed run holds what it had, the previous run's log is kept
-    assert (tmp_path / "out" / "los.csv.previous").is_file()
-    assert len((tmp_path / "out" / "los.csv").read_text().splitlines()) >= 1 + 2 * 500
+    # the LoS log of the crashed run holds what it had, in the staging directory it left
+    staged = [n for n in os.listdir(out) if n.startswith(".arraycal-staging-")]
+    assert len(staged) == 1
+    assert len((out / staged[0] / "los.csv").read_text().splitlines()) >= 1 + 2 * 500
 
 
 # ---------------------------------------------------------------- store and apply

@@ -44,10 +44,17 @@ class calibration_apply(gr.hier_block2):
     separated; '' = any). A document that does not match is refused with a
     clear error, at construction and at run time (message port
     "calibration": a path, or a document dict; the previous weights stay).
+
+    Only a calibration whose verdict is good and that is not simulated is
+    applied, unless allow_suspect / allow_simulated / allow_unverified (a
+    document made before verdicts) say otherwise; a failed one never is.
+    An invalid store entry newer than the match is an error, not skipped.
+    The file loaded is logged.
     """
 
     def __init__(self, num_chans=2, calibration="", freq_hz=1.3e9, samp_rate=4e6,
-                 gain_db=None, serials="", store=""):
+                 gain_db=None, serials="", store="", allow_suspect=False,
+                 allow_simulated=False, allow_unverified=False):
         gr.hier_block2.__init__(self, "calibration_apply",
                                 gr.io_signature(num_chans, num_chans, gr.sizeof_gr_complex),
                                 gr.io_signature(num_chans, num_chans, gr.sizeof_gr_complex))
@@ -55,6 +62,9 @@ class calibration_apply(gr.hier_block2):
         self.freq_hz, self.samp_rate = float(freq_hz), float(samp_rate)
         self.gain_db = None if gain_db in (None, "") else float(gain_db)
         self.serials = [s.strip() for s in str(serials).split(",") if s.strip()]
+        self.allow = {"allow_suspect": bool(allow_suspect),
+                      "allow_simulated": bool(allow_simulated),
+                      "allow_unverified": bool(allow_unverified)}
         self.store = calstore.Store(store or None)
         self.mults = [blocks.multiply_const_cc(1.0) for _ in range(num_chans)]
         for c, m in enumerate(self.mults):
@@ -67,9 +77,9 @@ class calibration_apply(gr.hier_block2):
             self.load(calibration)
         else:
             p, doc = self.store.newest_match(self.freq_hz, self.samp_rate, self.gain_db,
-                                             self.serials)
-            self.path = p
+                                             self.serials, **self.allow)
             self.load_document(doc, p)
+            self.path = p
 
     def load(self, path):
         doc = calstore.load(path)
@@ -81,11 +91,18 @@ class calibration_apply(gr.hier_block2):
         why = calstore.mismatches(doc, self.freq_hz, self.samp_rate, self.gain_db, self.serials)
         if why:
             raise UserError(f"calibration {where} does not match this radio: {'; '.join(why)}")
+        why = calstore.refusals(doc, **self.allow)
+        if why:
+            raise UserError(f"calibration {where} is not applied: {'; '.join(why)}")
         w = calstore.weights(doc, self.num_chans)
         for m, wk in zip(self.mults, w):
             m.set_k(complex(wk))
         self.weights = w
         self.document = doc
+        gr.logger("calibration_apply").info(
+            f"applying {where} ({doc['array']}, {doc['freq_hz'] / 1e6:.3f} MHz, created "
+            f"{doc['created']}, verdict {calstore.status(doc)}"
+            + (", simulated" if calstore.is_simulated(doc) else "") + ")")
 
     def logger_error(self, text):
         gr.logger("calibration_apply").error(text)

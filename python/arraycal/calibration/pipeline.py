@@ -30,7 +30,8 @@ from . import store as calstore
 from .offsets import OffsetEstimator
 from .. import timeutil
 from ..errors import UserError
-from ..fileio import atomic_write_json, atomic_write_text
+from ..fileio import OutputStaging, atomic_write_json, atomic_write_text
+from ..signals import run_to_end
 from ..gnss import reader
 from ..gnss import ubx as gnss
 
@@ -229,7 +230,8 @@ class _Feed:
 
 
 def run_chain(tb, src, num_chans, samp_rate, los_path, gps_minus_rx_time_s=0.0, method="fft",
-              pick="strongest", zero_pad=1, apes_len=200, feed=None, batch_frames=64):
+              pick="strongest", zero_pad=1, apes_len=200, feed=None, batch_frames=64,
+              on_started=None):
     """src's N outputs -> the receive chain -> los_logger(los_path); runs tb to the end.
     LoS results travel in batches (the logger pays per batch, not per frame).
     Returns the chain's counters and the number of frames logged."""
@@ -248,7 +250,7 @@ def run_chain(tb, src, num_chans, samp_rate, los_path, gps_minus_rx_time_s=0.0, 
     if feed is not None:
         feed.chain, feed.logger = chain, logger
     try:
-        tb.run()
+        run_to_end(tb, on_started)
     finally:
         logger.close()
         if feed is not None:
@@ -335,7 +337,7 @@ def _array_of(out_dir):
 
 
 # ---------------------------------------------------------------- the verbs' entry points
-def process(iq, array_path, tx_gnss, out_dir, rx_gnss=None, rx_position=None, method="fft",
+def _process(iq, array_path, tx_gnss, out_dir, rx_gnss=None, rx_position=None, method="fft",
             pick="strongest", apes_len=200, zero_pad=1, joint=False, fit_lever_arm=False,
             quality=None, tx_offset_enu=(0.0, 0.0, 0.0), min_snr_db=10.0, store=None,
             max_frames=200000, progress=True, log=print, report=True):
@@ -370,7 +372,9 @@ def process(iq, array_path, tx_gnss, out_dir, rx_gnss=None, rx_position=None, me
     tb = gr.top_block()
     src = sigmf_source(rec, feed)
     stats, logged = run_chain(tb, src, rec.num_channels, rec.sample_rate, los_path, leap,
-                              method, pick, zero_pad, apes_len, feed)
+                              method, pick, zero_pad, apes_len, feed, on_started=lambda: log(
+                                  f"receive chain running on {rec.meta_path} ({rec.duration:.1f}"
+                                  " s); Ctrl-C stops, storing nothing"))
     est = estimator_from_log(los_path, array, rec.frequency, pos, tx_offset_enu, min_snr_db,
                              max_frames)
     q = dict(pos.quality, recording=os.path.basename(rec.meta_path), duration_s=rec.duration,
@@ -387,7 +391,7 @@ def process(iq, array_path, tx_gnss, out_dir, rx_gnss=None, rx_position=None, me
     return s
 
 
-def calibrate_from_los(los_csv, array_path, tx_gnss, out_dir, freq_hz, samp_rate, rx_gnss=None,
+def _calibrate_from_los(los_csv, array_path, tx_gnss, out_dir, freq_hz, samp_rate, rx_gnss=None,
                        rx_position=None, joint=False, fit_lever_arm=False, quality=None,
                        tx_offset_enu=(0.0, 0.0, 0.0), min_snr_db=10.0, store=None,
                        method="fft", gain_db=None, serials=(), report=True):
@@ -401,6 +405,41 @@ def calibrate_from_los(los_csv, array_path, tx_gnss, out_dir, freq_hz, samp_rate
     return calibrate(est, array, sample_rate=samp_rate, method=method, out_dir=out_dir,
                      store=store, joint=joint, fit_lever_arm=fit_lever_arm, gain_db=gain_db,
                      serials=serials, quality=q, report=report)
+
+
+def staged(run, out_dir, inputs, store, previous=()):
+    """run(staging_dir) writes a run's outputs beside out_dir; swapped in at the end, then
+    stored. Failed or interrupted (Ctrl-C, SIGTERM): nothing stored, out_dir as it was;
+    inputs that sit in out_dir are never replaced."""
+    with OutputStaging(out_dir, inputs) as stage:
+        s = run(stage.path)
+        kept = stage.commit(previous)
+    if "array.yaml" in kept:   # the user's own file is the array used: no stale copy beside
+        stale = os.path.join(out_dir, "array-used.yaml")
+        if os.path.exists(stale) and stale not in [os.path.abspath(p) for p in inputs if p]:
+            os.remove(stale)
+    # a failed calibration is written for diagnosis but never stored
+    s["store_path"] = calstore.Store(store).add(s["doc"]) \
+        if store is not False and calstore.status(s["doc"]) != "failed" else None
+    return s
+
+
+def process(iq, array_path, tx_gnss, out_dir, *args, store=None, **kw):
+    """A SigMF recording through the receive chain, then calibrate(); outputs staged."""
+    data = str(iq)[:-len(".sigmf-meta")] + ".sigmf-data" if str(iq).endswith(".sigmf-meta") \
+        else None
+    s = staged(lambda d: _process(iq, array_path, tx_gnss, d, *args, store=False, **kw),
+               out_dir, [iq, data, array_path, tx_gnss, kw.get("rx_gnss")], store, ("los.csv",))
+    s["los_path"] = os.path.join(out_dir, "los.csv")
+    return s
+
+
+def calibrate_from_los(los_csv, array_path, tx_gnss, out_dir, *args, store=None, **kw):
+    """The calibration from a LoS log (arraycal rx, a receiver flowgraph) + GNSS; staged."""
+    array_file = None if isinstance(array_path, geometry.ArrayGeometry) else array_path
+    return staged(lambda d: _calibrate_from_los(los_csv, array_path, tx_gnss, d, *args,
+                                                store=False, **kw),
+                  out_dir, [los_csv, array_file, tx_gnss, kw.get("rx_gnss")], store)
 
 
 def regenerate_report(out_dir):

@@ -5,14 +5,17 @@
 """The ``arraycal`` command: ``arraycal VERB [options]``.
 
 Exit codes: 0 success, 2 bad input (one line on stderr saying what and
-where, no traceback), 130 interrupted. Programming errors still show their
-traceback: they are bugs to report.
+where, no traceback; also a file the system refuses to read or write),
+130 interrupted by Ctrl-C, 143 by SIGTERM (nothing of the cut-short run
+stored, the previous outputs left as they were). Programming errors still
+show their traceback: they are bugs to report.
 """
 
 
 import sys
 
 from ..errors import UserError
+from ..signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated, sigterm_raises
 from .common import Parser, add_logging_options, setup_logging
 from . import cal, demo, gnss, process, reciprocity, rx, tx
 
@@ -46,18 +49,32 @@ def main(argv=None):
                                 getattr(args, "cal_verb", None),
                                 getattr(args, "rc_verb", None)) if v)
     try:
-        return args.func(args) or 0
+        with sigterm_raises():
+            return args.func(args) or 0
     except UserError as e:
         sys.stderr.write(f"arraycal {name}: error: {e}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write(f"arraycal {name}: interrupted\n")
-        return 130
+        return EXIT_SIGINT
+    except Terminated:
+        sys.stderr.write(f"arraycal {name}: terminated\n")
+        return EXIT_SIGTERM
     except BrokenPipeError:
         # output piped into head & co.: stop quietly, like other command-line tools
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:
+        # the system refused a file (permissions, full disk, a directory where a file
+        # should be): an input or environment problem, not a bug
+        where = f" '{e.filename}'" if e.filename else ""
+        sys.stderr.write(f"arraycal {name}: error:{where} {e.strerror or e}\n")
+        return 2
+    except UnicodeDecodeError as e:
+        sys.stderr.write(f"arraycal {name}: error: a text input is not UTF-8 ({e.reason} at "
+                         f"byte {e.start})\n")
+        return 2
 
 
 if __name__ == "__main__":

@@ -35,18 +35,26 @@ def _cmd_cal(args):
     from ..fileio import atomic_write_json, atomic_write_text
     store = calstore.Store(args.store)
     if args.cal_verb == "list":
-        entries = store.entries()
+        entries = store.scan()
         if not entries:
             print(f"no calibration in {store.root}")
             return 0
         print(f"{'#':>3s} {'created':24s} {'array':16s} {'MHz':>10s} {'MS/s':>6s} "
-              f"{'gain':>5s} {'method':6s} {'elements':>8s}  file")
-        for i, (p, d) in enumerate(entries, 1):
+              f"{'gain':>5s} {'method':6s} {'elements':>8s} {'status':10s}  file")
+        for i, e in enumerate(entries, 1):
+            name = os.path.basename(e.path)
+            if not e.valid:
+                print(f"{i:3d} {'INVALID':24s} {e.error}  {name}")
+                continue
+            d = e.doc
             g = "" if d.get("gain_db") is None else f"{d['gain_db']:g}"
+            st = calstore.status(d) + (" sim" if calstore.is_simulated(d) else "")
             print(f"{i:3d} {d['created'][:24]:24s} {d['array'][:16]:16s} "
                   f"{d['freq_hz'] / 1e6:10.3f} {d['sample_rate'] / 1e6:6g} {g:>5s} "
-                  f"{str(d.get('method', ''))[:6]:6s} {len(d['elements']):8d}  "
-                  f"{os.path.basename(p)}")
+                  f"{str(d.get('method', ''))[:6]:6s} {len(d['elements']):8d} {st:10s}  {name}")
+        bad = sum(not e.valid for e in entries)
+        if bad:
+            print(f"{bad} of {len(entries)} entries are invalid (never applied)")
         return 0
     if args.ref.isdigit() and not os.path.exists(args.ref):
         n = len(store.entries())
@@ -56,21 +64,28 @@ def _cmd_cal(args):
                                "shows none"))
     path, doc = store.find(args.ref)
     if args.cal_verb == "show":
+        v = doc.get("verdict") or {}
         print(f"{path}\n{doc['array']} at {doc['freq_hz'] / 1e6:.3f} MHz, "
               f"{doc['sample_rate'] / 1e6:g} MS/s, gain {doc.get('gain_db')}, serials "
               f"{doc.get('device_serials') or '-'}; created {doc['created']}; method "
               f"{doc.get('method')}; reference {doc['reference']}")
+        print(f"verdict: {calstore.status(doc)}"
+              + (" (simulated)" if calstore.is_simulated(doc) else "")
+              + "".join(f"\n  - {r}" for r in v.get("reasons", [])))
         print_offsets(doc)
         return 0
     try:
         if args.format == "json":
             atomic_write_json(args.out, doc)
         elif args.format == "csv":
-            rows = ["id,channel,re,im,amp_db,phase_deg,phase_std_deg,amp_std_db,n"]
+            rows = ["id,channel,reference,re,im,amp_db,phase_deg,phase_std_deg,amp_std_db,n"]
             for e in doc["elements"]:
-                rows.append(f"{e['id']},{e['channel']},{e['offset']['re']:.9g},"
-                            f"{e['offset']['im']:.9g},{e['amp_db']:.6f},{e['phase_deg']:.6f},"
-                            f"{e['phase_std_deg']:.6f},{e['amp_std_db']:.6f},{e['n']}")
+                rows.append(f"{e['id']},{e['channel']},{int(e['id'] == doc['reference'])},"
+                            f"{e['offset']['re']:.9g},{e['offset']['im']:.9g},"
+                            f"{e.get('amp_db', float('nan')):.6f},"
+                            f"{e.get('phase_deg', float('nan')):.6f},"
+                            f"{e.get('phase_std_deg', float('nan')):.6f},"
+                            f"{e.get('amp_std_db', float('nan')):.6f},{e.get('n', 0)}")
             atomic_write_text(args.out, "\n".join(rows) + "\n")
         else:
             n = max(int(e["channel"]) for e in doc["elements"]) + 1
@@ -79,5 +94,6 @@ def _cmd_cal(args):
                 f"{c},{w[c].real:.9g},{w[c].imag:.9g}\n" for c in range(n)))
     except OSError as e:
         raise UserError(f"cannot write '{args.out}': {e.strerror}") from None
-    print(f"exported {path} as {args.format} to {args.out}")
+    print(f"exported {path} as {args.format} to {args.out} (reference {doc['reference']}, "
+          f"verdict {calstore.status(doc)})")
     return 0

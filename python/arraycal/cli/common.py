@@ -6,11 +6,13 @@
 
 import argparse
 import logging
+import math
 import re
 import signal
 import sys
 import threading
 import time
+
 
 def _shown_default(value):
     """A default as help shows it: 1.3e+09 rather than 1300000000.0, '' for empty."""
@@ -82,25 +84,86 @@ def setup_logging(args):
     return level
 
 
-def eng_float(text):
-    """A number in plain or engineering notation (1.3e9, 1.3G, 4M)."""
+# ---- validated numbers: each option's type says what the program can use, so NaN, inf,
+# 0, negative or absurdly large values are refused by the parser as one line, exit 2.
+
+def _number(text):
     from gnuradio.eng_notation import str_to_num
     try:
-        return float(str_to_num(str(text)))
-    except (ValueError, TypeError):
+        v = float(str_to_num(str(text).strip()))
+    except (ValueError, TypeError, OverflowError, IndexError):   # IndexError: '' in GR 3.10
         raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a finite number")
+    return v
 
 
-def run_flowgraph(tb, label, progress=None, period=10.0, on_started=None, until=None):
+def eng_float(text):
+    """A finite number in plain or engineering notation (1.3e9, 1.3G, 4M)."""
+    return _number(text)
+
+
+def float_range(lo, hi, lo_open=False, what="a number"):
+    """A finite number in [lo, hi] ((lo, hi] with lo_open), engineering notation allowed."""
+    def parse(text):
+        v = _number(text)
+        if v < lo or (lo_open and v == lo) or v > hi:
+            raise argparse.ArgumentTypeError(
+                f"'{text}': {what} must be in {'(' if lo_open else '['}{lo:g}, {hi:g}]")
+        return v
+    parse.__name__ = what
+    return parse
+
+
+def int_range(lo, hi, what="an integer"):
+    """An integer in [lo, hi] (written plainly: 1e11 is refused, not rounded)."""
+    def parse(text):
+        try:
+            v = int(str(text).strip(), 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"'{text}': {what} must be in [{lo}, {hi}]")
+        return v
+    parse.__name__ = what
+    return parse
+
+
+positive_float = float_range(0.0, 1e15, lo_open=True, what="a positive number")
+nonneg_float = float_range(0.0, 1e15, what="a number >= 0")
+frequency_hz = float_range(0.0, 100e9, lo_open=True, what="a frequency (Hz)")
+sample_rate = float_range(0.0, 1e9, lo_open=True, what="a sample rate (S/s)")
+gain_db = float_range(-100.0, 200.0, what="a gain (dB)")
+snr_db = float_range(-100.0, 200.0, what="an SNR (dB)")
+angle_deg = float_range(-360.0, 360.0, what="an angle (deg)")
+# one year: beyond it a sample count would overflow what the flowgraph blocks take
+duration_s = float_range(0.0, 366 * 86400.0, what="a duration (s)")
+seconds = float_range(-366 * 86400.0, 366 * 86400.0, what="a time (s)")
+seed = int_range(0, 2**32 - 1, what="a seed")
+baud = int_range(300, 4_000_000, what="a baud rate")
+node_count = int_range(1, 256, what="a node count")
+node_index = int_range(0, 255, what="a node index")
+count = int_range(0, 10**9, what="a count")
+positive_count = int_range(1, 10**6, what="a count >= 1")
+power_dbm = float_range(-200.0, 100.0, what="a power (dBm)")
+
+
+def run_flowgraph(tb, label, progress=None, period=10.0, on_started=None, until=None,
+                  finish=None):
     """Run a top block until it finishes or SIGINT/SIGTERM arrives; stop it cleanly.
 
     on_started() runs once the handlers are in place and the flowgraph is
-    running, so what it prints is a true readiness signal.
+    running, so what it prints is a true readiness signal. finish(), if
+    given, is called on the signal instead of tb.stop(): it makes the
+    flowgraph end by itself soon (the transmitter: at the end of the packet).
+    Returns (seconds run, the signal number that stopped it or 0).
     """
     stop = threading.Event()
     done = threading.Event()
+    got = []
 
     def on_signal(signum, frame):
+        got.append(signum)
         stop.set()
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -119,25 +182,61 @@ def run_flowgraph(tb, label, progress=None, period=10.0, on_started=None, until=
             if progress and time.monotonic() >= next_report:
                 progress(time.monotonic() - t0)
                 next_report += period
-        stopped_by_user = stop.is_set() and not (until is not None and until())
+        signum = got[0] if got else 0
         if stop.is_set():
-            if stopped_by_user:
+            if signum:
                 print(f"{label}: stopping", flush=True)
-            tb.stop()
+            if signum and finish is not None:
+                finish()
+                # a second signal while finishing: stop at once
+                while not done.wait(0.2):
+                    if len(got) > 1:
+                        tb.stop()
+                        break
+            else:
+                tb.stop()
             done.wait()
-        return time.monotonic() - t0, stopped_by_user
+        return time.monotonic() - t0, signum
     finally:
         for s, h in old.items():
             signal.signal(s, h)
 
 
-def triple(text):
+def raise_for_signal(signum):
+    """After a clean stop: leave the verb as the signal would (exit 130 / 143)."""
+    from ..signals import Terminated
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    if signum == signal.SIGTERM:
+        raise Terminated
+
+
+def triple(text, bound=1e4):
+    """Three finite comma-separated numbers (an E,N,U offset in m: within +-bound)."""
     try:
         v = [float(x) for x in str(text).split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not three comma-separated numbers") from None
     if len(v) != 3:
         raise argparse.ArgumentTypeError(f"'{text}' is not three comma-separated numbers")
+    if not all(math.isfinite(x) and abs(x) <= bound for x in v):
+        raise argparse.ArgumentTypeError(f"'{text}': each number must be finite and within "
+                                         f"+-{bound:g}")
+    return v
+
+
+def position(text):
+    """LAT,LON,HEIGHT: degrees within [-90, 90] and [-180, 180], metres within +-1e5."""
+    try:
+        v = [float(x) for x in str(text).split(",")]
+    except ValueError:
+        v = []
+    if len(v) != 3 or not all(math.isfinite(x) for x in v):
+        raise argparse.ArgumentTypeError(f"'{text}' is not LAT,LON,HEIGHT (three finite numbers)")
+    lat, lon, h = v
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180 and -1e5 <= h <= 1e5):
+        raise argparse.ArgumentTypeError(f"'{text}': latitude must be in [-90, 90] deg, "
+                                         "longitude in [-180, 180] deg, height within +-1e5 m")
     return v
 
 

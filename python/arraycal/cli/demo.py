@@ -7,7 +7,8 @@
 import argparse
 
 from ..errors import UserError
-from .common import eng_float, print_verdict
+from .common import (angle_deg, float_range, frequency_hz, int_range, print_verdict,
+                     sample_rate, seed, snr_db)
 
 
 # ---------------------------------------------------------------- demo
@@ -22,26 +23,28 @@ def add_demo(sub):
                     "Default: the thesis's outdoor set-up (2 elements 0.155 m apart, 1.3 GHz, "
                     "4 MS/s, snake walk).")
     p.add_argument("--scenario", choices=("snake", "turntable", "orbit"), default="snake")
-    p.add_argument("--freq", type=eng_float, default=1.3e9, help="Hz (default 1.3e9)")
-    p.add_argument("--rate", type=eng_float, default=4e6, help="S/s (default 4e6)")
-    p.add_argument("--duration", type=eng_float, default=30.0, help="campaign seconds (30)")
-    p.add_argument("--elements", type=int, default=2,
+    p.add_argument("--freq", type=frequency_hz, default=1.3e9, help="Hz (default 1.3e9)")
+    p.add_argument("--rate", type=sample_rate, default=4e6, help="S/s (default 4e6)")
+    p.add_argument("--duration", type=float_range(0, 3600, True, "a duration (s)"), default=30.0, help="campaign seconds (30)")
+    p.add_argument("--elements", type=int_range(2, 64, "an element count"), default=2,
                    help="2: the thesis's pair; more: a half-wavelength line")
     p.add_argument("--method", choices=("fft", "apes"), default="fft")
-    p.add_argument("--snr", type=eng_float, default=20.0, help="per-sample SNR, dB")
-    p.add_argument("--heading-error", type=eng_float, default=0.0,
+    p.add_argument("--snr", type=snr_db, default=20.0, help="per-sample SNR, dB")
+    p.add_argument("--heading-error", type=angle_deg, default=0.0,
                    help="degrees of compass error in the array file")
     p.add_argument("--joint-geometry", action=argparse.BooleanOptionalAction, default=True,
                    help="fit the heading and the radio-to-GNSS time offset with the offsets "
                         "(default on)")
-    p.add_argument("--ground-height", type=eng_float, default=1.5,
+    p.add_argument("--ground-height", type=float_range(0.1, 100.0, what="ground height (m)"),
+                   default=1.5,
                    help="the array's GNSS antenna above the reflecting ground, m (1.5)")
-    p.add_argument("--reflection", type=eng_float, default=None,
+    p.add_argument("--reflection", type=float_range(-1.0, 1.0, what="reflection coefficient"),
+                   default=None,
                    help="the ground's reflection coefficient (default -0.3 outdoors, "
                         "0 on the turntable)")
     p.add_argument("--two-ray", action="store_true",
                    help="calibrate with the two-ray (ground reflection) model")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=seed, default=1)
     p.add_argument("--out", default="arraycal-demo", help="output directory")
     p.add_argument("--store", help="calibration store (default: the user store)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -8,7 +8,7 @@ import signal
 import threading
 
 from ..errors import UserError
-from .common import Parser, eng_float
+from .common import Parser, baud, duration_s
 
 
 # ---------------------------------------------------------------- gnss
@@ -26,12 +26,12 @@ def add_gnss(sub):
                     "offset,length,host_time,identity). "
                     "Survives unplugging: waits for the device and carries on. Ctrl-C stops.")
     lg.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyACM0")
-    lg.add_argument("--baud", type=int, default=38400)
+    lg.add_argument("--baud", type=baud, default=38400)
     lg.add_argument("--out", required=True, help="directory for the session files")
     lg.add_argument("--role", choices=("tx", "rx"), default="rx")
     lg.add_argument("--name", help="file name in DIR (default ROLE.ubx; appended to when it "
                                    "exists, e.g. after a restart)")
-    lg.add_argument("--duration", type=eng_float, default=0.0,
+    lg.add_argument("--duration", type=duration_s, default=0.0,
                     help="seconds to log (default 0: until stopped)")
     lg.set_defaults(func=_cmd_gnss_log)
     cf = gsub.add_parser(
@@ -44,7 +44,7 @@ def add_gnss(sub):
                     "CFG-ITEM) as CFG-VALSET/CFG-VALDEL in the layers it names.")
     cf.add_argument("file")
     cf.add_argument("--port", help="serial device (not needed with --dry-run)")
-    cf.add_argument("--baud", type=int, default=38400)
+    cf.add_argument("--baud", type=baud, default=38400)
     cf.add_argument("--layers", default="ram,bbr",
                     help="comma-separated: ram, bbr, flash (default ram,bbr)")
     cf.add_argument("--dry-run", action="store_true", help="print what would be sent")

@@ -8,7 +8,8 @@ import argparse
 import sys
 
 from ..errors import UserError
-from .common import eng_float, print_offsets, print_verdict, triple
+from .common import (frequency_hz, int_range, position, positive_float, print_offsets,
+                     print_verdict, sample_rate, snr_db, triple)
 
 
 # ---------------------------------------------------------------- process
@@ -26,18 +27,18 @@ def add_process(sub):
     src.add_argument("--iq", help="recording, REC.sigmf-meta")
     src.add_argument("--los", help="instead of a recording: a LoS log (los.csv) from "
                                    "arraycal rx or a receiver flowgraph (needs --freq, --rate)")
-    p.add_argument("--freq", type=eng_float, help="with --los: carrier frequency, Hz")
-    p.add_argument("--rate", type=eng_float, help="with --los: sample rate, S/s")
+    p.add_argument("--freq", type=frequency_hz, help="with --los: carrier frequency, Hz")
+    p.add_argument("--rate", type=sample_rate, help="with --los: sample rate, S/s")
     p.add_argument("--array", required=True, help="array file (YAML)")
     p.add_argument("--tx-gnss", required=True, help="transmitter GNSS: UBX log or RTKLIB .pos")
     p.add_argument("--rx-gnss", help="the array's GNSS log (UBX or .pos); its median is used")
-    p.add_argument("--rx-position", type=triple, help="LAT,LON,HEIGHT of the array's GNSS "
+    p.add_argument("--rx-position", type=position, help="LAT,LON,HEIGHT of the array's GNSS "
                                                        "antenna, instead of --rx-gnss")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--method", choices=("fft", "apes"), default="fft")
     p.add_argument("--pick", choices=("strongest", "first", "predicted"), default="strongest")
-    p.add_argument("--apes-len", type=int, default=200, help="APES filter length (default 200)")
-    p.add_argument("--zero-pad", type=int, default=1,
+    p.add_argument("--apes-len", type=int_range(1, 1276, "an APES length"), default=200, help="APES filter length (default 200)")
+    p.add_argument("--zero-pad", type=int_range(1, 64, "a zero-pad factor"), default=1,
                    help="CIR grid refinement (default 1: candidate lobes are refined; "
                         "the thesis used 10)")
     p.add_argument("--joint-geometry", action=argparse.BooleanOptionalAction, default=True,
@@ -45,13 +46,13 @@ def add_process(sub):
                         "offsets, where the data identify them (default on)")
     p.add_argument("--fit-lever-arm", action="store_true",
                    help="with --joint-geometry, also the GNSS lever arm")
-    p.add_argument("--min-fix-type", type=int, default=3)
+    p.add_argument("--min-fix-type", type=int_range(0, 5, "a fix type"), default=3)
     p.add_argument("--min-carr-soln", type=int, default=0, choices=(0, 1, 2),
                    help="0 any, 1 float or fixed RTK, 2 fixed RTK only")
-    p.add_argument("--max-h-acc", type=float, default=0.5, help="m (default 0.5)")
+    p.add_argument("--max-h-acc", type=positive_float, default=0.5, help="m (default 0.5)")
     p.add_argument("--tx-offset", type=triple, default=[0.0, 0.0, 0.0],
                    help="transmitter phase centre minus its GNSS antenna, E,N,U in m")
-    p.add_argument("--min-snr", type=float, default=10.0, help="LoS tap SNR, dB (default 10)")
+    p.add_argument("--min-snr", type=snr_db, default=10.0, help="LoS tap SNR, dB (default 10)")
     p.add_argument("--store", help="calibration store directory (default: the user store)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_process)

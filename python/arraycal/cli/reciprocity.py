@@ -9,7 +9,9 @@ import math
 import time
 
 from ..errors import UserError
-from .common import Parser, eng_float, run_flowgraph, progress_bar
+from .common import (Parser, count, duration_s, node_count, node_index, nonneg_float,
+                     positive_count, positive_float, power_dbm, progress_bar, run_flowgraph,
+                     seed)
 
 
 # ---------------------------------------------------------------- reciprocity
@@ -20,6 +22,8 @@ def _power_list(text):
         raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of dBm") from None
     if not vals:
         raise argparse.ArgumentTypeError("no transmit power given")
+    if not all(-200.0 <= v <= 100.0 for v in vals):      # NaN fails this too
+        raise argparse.ArgumentTypeError(f"'{text}': each power must be in [-200, 100] dBm")
     return vals
 
 
@@ -47,12 +51,12 @@ def add_reciprocity(sub):
                                     "(which estimate them).")
     s.add_argument("--powers", type=_power_list, default=[-20, -10, 0, 10, 20],
                    help="transmit powers in dBm, comma-separated; write --powers=-10,0 when the first is negative (default -20,-10,0,10,20)")
-    s.add_argument("--trials", type=int, default=10, help="channel realisations per power")
-    s.add_argument("--bs", type=int, default=8)
-    s.add_argument("--ue", type=int, default=8)
-    s.add_argument("--timing-ns", type=float, default=10.0,
+    s.add_argument("--trials", type=positive_count, default=10, help="channel realisations per power")
+    s.add_argument("--bs", type=node_count, default=8)
+    s.add_argument("--ue", type=node_count, default=8)
+    s.add_argument("--timing-ns", type=nonneg_float, default=10.0,
                    help="timing offsets U(-T, T) ns (0: none; see the description)")
-    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--seed", type=seed, default=1)
     s.set_defaults(func=_cmd_reciprocity_simulate)
     c = rsub.add_parser("calibrate", help="calibrator: CSI from nodes over ZMQ in, "
                                           "coefficients out (log and ZMQ PUB)",
@@ -62,15 +66,15 @@ def add_reciprocity(sub):
                                     "them with the uplink pilots, appends every result to OUT "
                                     "(JSON lines) and publishes it on --publish. Ctrl-C stops.")
     c.add_argument("--listen", required=True, help="ZMQ address to bind, e.g. tcp://*:5600")
-    c.add_argument("--bs", type=int, default=8)
-    c.add_argument("--ue", type=int, default=8)
-    c.add_argument("--spacing", type=eng_float, default=120e3, help="subcarrier spacing, Hz")
+    c.add_argument("--bs", type=node_count, default=8)
+    c.add_argument("--ue", type=node_count, default=8)
+    c.add_argument("--spacing", type=positive_float, default=120e3, help="subcarrier spacing, Hz")
     c.add_argument("--method", choices=("ml-tls", "argos", "argos-mean", "tls"), default="ml-tls")
     c.add_argument("--out", required=True, help="JSON-lines log of the coefficients")
     c.add_argument("--publish", help="ZMQ address to publish the coefficients on (PUB, bind)")
-    c.add_argument("--count", type=int, default=0,
+    c.add_argument("--count", type=count, default=0,
                    help="stop after this many results (calibrations and tracking updates)")
-    c.add_argument("--idle-stop", type=eng_float, default=0.0,
+    c.add_argument("--idle-stop", type=duration_s, default=0.0,
                    help="stop when no result came for this long after the first (s)")
     c.set_defaults(func=_cmd_reciprocity_calibrate)
     n = rsub.add_parser("node", help="one simulated node: CSI to the calibrator, coefficients back",
@@ -81,17 +85,17 @@ def add_reciprocity(sub):
                                     "cover its last pilot: then the calibrator has everything it "
                                     "sent. Start the calibrator first.")
     n.add_argument("--role", choices=("bs", "ue"), required=True)
-    n.add_argument("--index", type=int, required=True)
-    n.add_argument("--bs", type=int, default=8)
-    n.add_argument("--ue", type=int, default=8)
-    n.add_argument("--seed", type=int, default=1)
-    n.add_argument("--power", type=float, default=10.0, help="transmit power, dBm")
-    n.add_argument("--slots", type=int, default=200)
-    n.add_argument("--pilot-period", type=int, default=2, help="slots between uplink pilots")
+    n.add_argument("--index", type=node_index, required=True)
+    n.add_argument("--bs", type=node_count, default=8)
+    n.add_argument("--ue", type=node_count, default=8)
+    n.add_argument("--seed", type=seed, default=1)
+    n.add_argument("--power", type=power_dbm, default=10.0, help="transmit power, dBm")
+    n.add_argument("--slots", type=positive_count, default=200)
+    n.add_argument("--pilot-period", type=positive_count, default=2, help="slots between uplink pilots")
     n.add_argument("--connect", required=True, help="the calibrator's --listen address")
     n.add_argument("--subscribe", required=True, help="the calibrator's --publish address")
     n.add_argument("--out", required=True, help="JSON-lines log of the received coefficients")
-    n.add_argument("--timeout", type=eng_float, default=120.0,
+    n.add_argument("--timeout", type=duration_s, default=120.0,
                    help="give up when the coefficients have not come within this many seconds")
     n.set_defaults(func=_cmd_reciprocity_node)
     _add_sense(rsub)

@@ -8,7 +8,8 @@ import argparse
 import time
 
 from ..errors import UserError
-from .common import eng_float, print_offsets, print_verdict, run_flowgraph, triple
+from .common import (duration_s, frequency_hz, gain_db, int_range, position, print_offsets,
+                     print_verdict, raise_for_signal, run_flowgraph, sample_rate, seconds)
 
 
 # ---------------------------------------------------------------- rx
@@ -26,13 +27,13 @@ def add_rx(sub):
                     "OUT/calibration.json at the end (with GNSS logs: computed from them at "
                     "the end). Ctrl-C stops.")
     p.add_argument("--source", default="uhd", help="uhd | zmq:ADDR | file:REC.sigmf-meta")
-    p.add_argument("--channels", type=int,
+    p.add_argument("--channels", type=int_range(1, 64, "a channel count"),
                    help=f"receive channels (default {DEFAULT_CHANNELS}; a recording's own)")
-    p.add_argument("--rate", type=eng_float,
+    p.add_argument("--rate", type=sample_rate,
                    help=f"sample rate (default {DEFAULT_RATE:g}; a recording's own)")
-    p.add_argument("--freq", type=eng_float,
+    p.add_argument("--freq", type=frequency_hz,
                    help=f"carrier (default {DEFAULT_FREQ:g}; a recording's own)")
-    p.add_argument("--gain", type=eng_float, default=40.0)
+    p.add_argument("--gain", type=gain_db, default=40.0)
     p.add_argument("--antenna", default="RX2")
     p.add_argument("--serial", default="")
     p.add_argument("--args", default="", help="extra UHD device args")
@@ -43,7 +44,7 @@ def add_rx(sub):
                    help="how the USRP time is set (gps_time: from --gnss-port's TIM-TP at the "
                         "next PPS; the PPS must reach the USRP)")
     p.add_argument("--gnss-port", help="the array's u-blox receiver (TIM-TP for gps_time)")
-    p.add_argument("--time-offset", type=eng_float,
+    p.add_argument("--time-offset", type=seconds,
                    help="override GPS - rx_time (s); default follows --sync")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--record", action="store_true", help="also record OUT/recording.sigmf-*")
@@ -52,11 +53,11 @@ def add_rx(sub):
                         "channel) or ci16 (int16 I/Q at full scale 32767 as UHD's sc16: half "
                         "the disk, lossless for a USRP's 16-bit samples; beyond +-1.0 "
                         "saturates)")
-    p.add_argument("--duration", type=eng_float, default=0.0,
+    p.add_argument("--duration", type=duration_s, default=0.0,
                    help="stop after this many seconds of samples (default: Ctrl-C)")
-    p.add_argument("--idle-stop", type=eng_float, default=3.0,
+    p.add_argument("--idle-stop", type=duration_s, default=3.0,
                    help="zmq/file: stop when no sample came for this long (s)")
-    p.add_argument("--start-timeout", type=eng_float, default=30.0,
+    p.add_argument("--start-timeout", type=duration_s, default=30.0,
                    help="zmq/file: give up when no sample came this long after the start "
                         "(s, default 30; 0 waits for ever)")
     p.add_argument("--method", choices=("fft", "apes"), default="fft")
@@ -65,7 +66,7 @@ def add_rx(sub):
                                      "log file (read at the end)")
     p.add_argument("--rx-gnss", help="the array's GNSS for its position: zmq:ADDR or a log "
                                      "file (with a live --tx-gnss, read at the start)")
-    p.add_argument("--rx-position", type=triple, help="LAT,LON,HEIGHT of the array antenna")
+    p.add_argument("--rx-position", type=position, help="LAT,LON,HEIGHT of the array antenna")
     p.add_argument("--store", help="calibration store (default: the user store)")
     p.add_argument("--joint-geometry", action=argparse.BooleanOptionalAction, default=True,
                    help="fit the heading and the radio-to-GNSS time offset (default on)")
@@ -245,6 +246,12 @@ def _cmd_rx(args):
     st = chain.stats()
     print(f"arraycal rx: {'stopped' if stopped else 'done'}; {st['frames']} frames, "
           f"{logger.count()} logged", flush=True)
+    if stopped:
+        # interrupted: the LoS log is kept (flushed as it came), no calibration is made
+        # from a cut-short run; `arraycal process --los` makes one from the log
+        print(f"arraycal rx: interrupted, no calibration made; the LoS log is {los_path}",
+              flush=True)
+        raise_for_signal(stopped)
     if array is None:
         return 0
     serials = [args.serial] if args.serial else []

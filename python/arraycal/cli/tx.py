@@ -6,7 +6,8 @@
 
 
 from ..errors import UserError
-from .common import eng_float, run_flowgraph
+from .common import (duration_s, float_range, frequency_hz, gain_db, int_range,
+                     raise_for_signal, run_flowgraph, sample_rate, seed)
 
 
 # ---------------------------------------------------------------- waveform
@@ -15,11 +16,11 @@ def add_waveform(sub):
                        description="Write the calibration packet as interleaved float32 I/Q "
                                    "(the thesis's WaveForm.bin format).")
     p.add_argument("--out", required=True, help="output file")
-    p.add_argument("--root", type=int, default=25, help="Zadoff-Chu root (default 25)")
-    p.add_argument("--zc-length", type=int, default=139, help="ZC length (default 139)")
-    p.add_argument("--repetitions", type=int, default=2, help="preamble copies (default 2)")
-    p.add_argument("--payload", type=int, default=1000, help="QPSK symbols (default 1000)")
-    p.add_argument("--seed", type=int, default=5489,
+    p.add_argument("--root", type=int_range(1, 100000, "a ZC root"), default=25, help="Zadoff-Chu root (default 25)")
+    p.add_argument("--zc-length", type=int_range(2, 100000, "a ZC length"), default=139, help="ZC length (default 139)")
+    p.add_argument("--repetitions", type=int_range(1, 100, "a repetition count"), default=2, help="preamble copies (default 2)")
+    p.add_argument("--payload", type=int_range(0, 10**6, "a payload length"), default=1000, help="QPSK symbols (default 1000)")
+    p.add_argument("--seed", type=seed, default=5489,
                    help="payload seed, MATLAB's default Mersenne Twister state (default 5489)")
     p.set_defaults(func=_cmd_waveform)
 
@@ -50,17 +51,18 @@ def add_tx(sub):
                     "Stops cleanly on Ctrl-C / SIGTERM.")
     p.add_argument("--sink", default="uhd", help="uhd | file:PATH | zmq:ADDR (default uhd)")
     p.add_argument("--waveform", default="", help="packet file (default: built-in packet)")
-    p.add_argument("--freq", type=eng_float, default=1.3e9, help="center frequency, Hz")
-    p.add_argument("--rate", type=eng_float, default=4e6, help="sample rate, S/s")
-    p.add_argument("--gain", type=eng_float, default=50.0, help="TX gain, dB")
+    p.add_argument("--freq", type=frequency_hz, default=1.3e9, help="center frequency, Hz")
+    p.add_argument("--rate", type=sample_rate, default=4e6, help="sample rate, S/s")
+    p.add_argument("--gain", type=gain_db, default=50.0, help="TX gain, dB")
     p.add_argument("--antenna", default="TX/RX")
     p.add_argument("--serial", default="", help="USRP serial (B210: on the board label)")
     p.add_argument("--args", default="", help="extra UHD device args")
     p.add_argument("--clock-source", default="internal", help="internal | external | gpsdo")
     p.add_argument("--time-source", default="internal", help="internal | external | gpsdo")
-    p.add_argument("--amplitude", type=eng_float, default=0.7, help="DAC scale, (0, 1]")
-    p.add_argument("--duration", type=eng_float, default=0.0,
-                   help="seconds to transmit, whole packets (default 0: until stopped)")
+    p.add_argument("--amplitude", type=float_range(0, 1, True, "an amplitude"), default=0.7, help="DAC scale, (0, 1]")
+    p.add_argument("--duration", type=duration_s, default=0.0,
+                   help="seconds to transmit, whole packets (default 0: until stopped; "
+                        "Ctrl-C or SIGTERM end it after the packet being sent, exit 0)")
     p.add_argument("--realtime", action="store_true",
                    help="pace file/ZMQ sinks at the sample rate")
     p.set_defaults(func=_cmd_tx)
@@ -110,8 +112,16 @@ def _cmd_tx(args):
         print(f"arraycal tx: {elapsed:.0f} s, ~{int(elapsed * args.rate / K)} packets",
               flush=True)
 
+    source = tb.arraycal_packet_source_0
     elapsed, stopped = run_flowgraph(tb, "arraycal tx",
                                      progress if kind == "uhd" or args.realtime else None,
-                                     on_started=started)
-    print(f"arraycal tx: {'stopped' if stopped else 'done'} after {elapsed:.1f} s", flush=True)
+                                     on_started=started, finish=source.finish_packet)
+    sent = source.items_sent()
+    print(f"arraycal tx: {'stopped' if stopped else 'done'} after {elapsed:.1f} s, "
+          f"{sent // K} packets" + (f" and {sent % K} samples of one cut short by a second "
+                                    "signal" if sent % K else ""), flush=True)
+    # a transmitter's end is its stop: a signal ends it normally (exit 0, systemd's
+    # stop), unless a second one cut the last packet
+    if sent % K:
+        raise_for_signal(stopped)
     return 0

@@ -39,8 +39,14 @@ class packet_source(gr.hier_block2):
 
     waveform: interleaved float32 I/Q file, '' for the built-in thesis packet.
     amplitude: scale for the DAC (the packet has unit magnitude).
-    duration: seconds to send, rounded up to whole packets; 0 = forever.
+    duration: seconds to send, rounded up to whole packets; 0 = until stopped.
+    finish_packet() ends the stream at a packet boundary (a clean stop on
+    SIGTERM: a receiver or a file never gets a cut-off last packet).
     """
+
+    # items the head block may be ahead of what it reports as written when
+    # finish_packet() reads it (one scheduler call is at most a buffer)
+    _AHEAD = 1 << 20
 
     def __init__(self, waveform="", samp_rate=4e6, amplitude=0.7, duration=0.0):
         gr.hier_block2.__init__(self, "packet_source", gr.io_signature(0, 0, 0),
@@ -48,17 +54,29 @@ class packet_source(gr.hier_block2):
         x = load_packet(waveform)
         if not 0 < amplitude <= 1.0:
             raise UserError(f"amplitude must be in (0, 1], not {amplitude}")
+        if not (math.isfinite(duration) and duration >= 0):
+            raise UserError(f"duration must be >= 0 s, not {duration}")
         self.packet = (x * np.float32(amplitude)).astype(np.complex64)
         self.src = blocks.vector_source_c(self.packet.tolist(), True)
-        if duration and duration > 0:
-            n_packets = max(1, math.ceil(duration * samp_rate / len(x)))
-            self.head = blocks.head(gr.sizeof_gr_complex, n_packets * len(x))
-            self.connect(self.src, self.head, self)
-        else:
-            self.connect(self.src, self)
+        n_items = 2**63 - 1
+        if duration > 0:
+            n_items = max(1, math.ceil(duration * samp_rate / len(x))) * len(x)
+            if n_items >= 2**63:
+                raise UserError(f"duration {duration:g} s at {samp_rate:g} S/s is too long")
+        self.head = blocks.head(gr.sizeof_gr_complex, n_items)
+        self.connect(self.src, self.head, self)
 
     def packet_len(self):
         return len(self.packet)
+
+    def finish_packet(self):
+        """End the stream after the packet being sent (the flowgraph then finishes)."""
+        k = len(self.packet)
+        sent = self.head.nitems_written(0)
+        self.head.set_length(-(-(sent + self._AHEAD) // k) * k)
+
+    def items_sent(self):
+        return self.head.nitems_written(0)
 
 
 def parse_sink(spec):

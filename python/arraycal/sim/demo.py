@@ -47,6 +47,18 @@ def run_demo(out_dir="arraycal-demo", scenario="snake", freq_hz=1.3e9, samp_rate
              heading_error_deg=0.0, joint=False, progress=True, log=print, reflection=None,
              gnss_sigma=0.01, ground_height_m=1.5, two_ray=False, ground_known=True,
              permittivity=None):
+    """The campaign, its outputs staged and swapped into out_dir at the end, then stored
+    (interrupted: nothing stored, out_dir as it was)."""
+    return pipeline.staged(
+        lambda d: _run_demo(d, scenario, freq_hz, samp_rate, duration_s, elements, method,
+                            snr_db, seed, False, heading_error_deg, joint, progress, log,
+                            reflection, gnss_sigma, ground_height_m, two_ray, ground_known,
+                            permittivity), out_dir, (), store)
+
+
+def _run_demo(out_dir, scenario, freq_hz, samp_rate, duration_s, elements, method, snr_db, seed,
+              store, heading_error_deg, joint, progress, log, reflection, gnss_sigma,
+              ground_height_m, two_ray, ground_known, permittivity):
     """The emulated campaign through the receive chain into los.csv, then the
     calibration pipeline on the emulator's UBX logs, as for a real campaign.
 
@@ -85,8 +97,8 @@ def run_demo(out_dir="arraycal-demo", scenario="snake", freq_hz=1.3e9, samp_rate
     # the real GNSS path: the logs the emulated receivers wrote
     pos = pipeline.load_positions(tx_ubx, rx_ubx)
     est = pipeline.estimator_from_log(los_path, believed, freq_hz, pos)
-    if two_ray:
-        est.ground = True   # the two-ray model, with the array file's ground height
+    # the two-ray model (with the array file's ground height) only when asked
+    est.ground = bool(two_ray)
     q = dict(pos.quality, scenario=scenario, duration_s=duration_s, snr_db=snr_db,
              frames_detected=stats["frames"], leap_seconds=pos.leap_seconds,
              origin=list(pos.origin))
