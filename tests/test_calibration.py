@@ -140,9 +140,12 @@ def test_a_crash_in_the_middle_leaves_the_previous_calibration_intact(tmp_path):
     assert run_cli(*args, timeout=300).returncode == 0
     before = (tmp_path / "out" / "calibration.json").read_bytes()
     stored = sorted(os.listdir(tmp_path / "store"))
-    # the process is killed (SIGKILL) after 500 frames
-    p = run_cli(*args, timeout=300, env={"ARRAYCAL_FAULT_AFTER_FRAMES": "500"})
-    assert p.returncode != 0
+    # the process is killed (SIGKILL) after 500 frames (fault injection: tests/faults)
+    faults = os.path.join(os.path.dirname(__file__), "faults")
+    p = run_cli(*args, timeout=300, env={
+        "ARRAYCAL_TEST_KILL_AFTER_FRAMES": "500",
+        "PYTHONPATH": os.pathsep.join(x for x in (faults, os.environ.get("PYTHONPATH")) if x)})
+    assert p.returncode == -9, (p.returncode, p.stderr)
     assert (tmp_path / "out" / "calibration.json").read_bytes() == before
     assert sorted(os.listdir(tmp_path / "store")) == stored
     # the LoS log of the crashed run holds what it had, the previous run's log is kept

@@ -21,6 +21,7 @@ from .radio.rx_chain import rx_chain  # noqa: F401
 from .gnss.source import gnss_source  # noqa: F401
 from .calibration.apply import calibration_apply  # noqa: F401
 from .sim.emulator import channel_emulator  # noqa: F401
-from .radio.rx import (rx_source, sigmf_sink, offset_estimator, ubx_pdu_decoder)  # noqa: F401
+from .radio.rx import rx_source, sigmf_sink, ubx_pdu_decoder  # noqa: F401
+from .calibration.live import offset_estimator  # noqa: F401
 from .reciprocity.blocks import (reciprocity_calibrator, reciprocity_tracker,  # noqa: F401
                                  reciprocity_logger, reciprocity_node_sim)

@@ -177,6 +177,39 @@ class OffsetEstimator:
         self.snr[i] = snr
         self._version += 1
 
+    def add_batch(self, batch):
+        """Frames with a leading frame axis (read_los_csv's batches): the same
+        acceptance and reservoir as add(), vectorised."""
+        los = np.atleast_2d(np.asarray(batch["los"]))
+        n = los.shape[0]
+        if n == 0:
+            return
+        if los.shape[1] <= max(self.chan):
+            raise UserError(f"LoS log has {los.shape[1]} channels, the array file uses "
+                            f"channel {max(self.chan)}")
+        self.frames_seen += n
+        a = los[:, self.chan]
+        snr = np.asarray(batch["snr_db"])[:, self.chan]
+        valid = np.asarray(batch["valid"])[:, self.chan].astype(bool)
+        ok = np.all(valid, axis=1) & np.all(snr >= self.min_snr, axis=1) & np.all(a != 0, axis=1)
+        if (~ok).any():
+            self.rejected["low SNR"] = self.rejected.get("low SNR", 0) + int((~ok).sum())
+        t = np.asarray(batch["gps_time"], float)[ok]
+        a, snr = a[ok], snr[ok]
+        m = len(t)
+        if m == 0:
+            return
+        # reservoir sampling (algorithm R), as add() does one frame at a time
+        rank = self.accepted + np.arange(m)       # accepted frames before each one
+        self.accepted += m
+        slot = np.where(rank < self.max_frames, rank,
+                        self.rng.integers(0, rank + 1))
+        keep = slot < self.max_frames
+        slot = slot[keep]
+        self.t[slot], self.alpha[slot], self.snr[slot] = t[keep], a[keep], snr[keep]
+        self.stored = min(self.max_frames, self.accepted)
+        self._version += 1
+
     # ---- per-frame quantities ------------------------------------------------
     def frames(self, until=None):
         """Kept frames that have a transmitter position (time order): t, alpha, tx

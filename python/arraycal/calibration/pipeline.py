@@ -2,133 +2,320 @@
 # Copyright 2026 gr-arraycal authors.
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-"""Offline processing: recording + GNSS + array file -> LoS log, calibration, report.
+"""The one calibration pipeline, from LoS taps and GNSS fixes to a stored calibration.
 
-The recording streams through the same C++ receive chain as the live
-receiver (sigmf_source -> rx_chain); LoS messages go to los.csv as they
-arrive and into the offset estimator, which keeps a bounded sample of
-frames: memory does not grow with the recording's length.
+    GNSS fixes -> quality gate -> track   (positions)
+    LoS log    -> estimator               (frames)
+    estimate -> verdict -> document -> write -> store -> report   (calibrate)
+
+Every path that calibrates goes through it: `arraycal process` (a recording
+streamed through the receive chain), `process --los` and `arraycal rx` (a LoS
+log), `arraycal demo` (the simulated campaign) and the live offset_estimator
+block (its frames and fixes when the flowgraph stops). The receive chain's LoS
+messages are written to los.csv by the C++ los_logger, the one writer; the
+pipeline reads them back with read_los_csv, the one reader, so memory stays
+bounded by the estimator's reservoir whatever the recording's length.
 """
 
 import os
 import sys
-import threading
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
-import pmt
 from gnuradio import gr
 
-from . import store as calstore
 from . import geometry
-from ..gnss import ubx as gnss
-from ..gnss import rtklib
+from . import store as calstore
+from .offsets import OffsetEstimator
 from .. import timeutil
 from ..errors import UserError
-from ..fileio import atomic_write_json
-from .offsets import OffsetEstimator
-from ..radio.recording import open_recording, sigmf_source
-from ..radio.rx_chain import rx_chain
+from ..fileio import atomic_write_json, atomic_write_text
+from ..gnss import rtklib
+from ..gnss import ubx as gnss
 
 LOS_HEADER = "gps_time,seq,channel,re,im,delay_s,snr_db"
-_K = {k: pmt.intern(k) for k in ("gps_time", "seq", "los", "delay_s", "snr_db", "valid",
-                                 "cfo_hz")}
+# LoS messages allowed in flight between the receive chain and the logger:
+# GNU Radio's message queues have no back-pressure and drop beyond 8192
+BACKLOG_FRAMES = 2000
 
 
-def decode_los(msg):
-    """The LoS message as plain Python/numpy, by direct PMT access (pmt.to_python is
-    several times slower, and this runs for every frame)."""
-    ref = pmt.dict_ref
-    nil = pmt.PMT_NIL
-    return {"gps_time": pmt.to_double(ref(msg, _K["gps_time"], nil)),
-            "seq": pmt.to_uint64(ref(msg, _K["seq"], nil)),
-            "los": np.asarray(pmt.c32vector_elements(ref(msg, _K["los"], nil))),
-            "delay_s": np.asarray(pmt.f64vector_elements(ref(msg, _K["delay_s"], nil))),
-            "snr_db": np.asarray(pmt.f64vector_elements(ref(msg, _K["snr_db"], nil))),
-            "valid": np.asarray(pmt.u8vector_elements(ref(msg, _K["valid"], nil)))}
-
-
+# ---------------------------------------------------------------- positions
 def read_gnss(path, role):
-    """Fixes and a decoder/None from a UBX log or an RTKLIB .pos file."""
+    """Fixes and a decoder (None for .pos) from a UBX log or an RTKLIB .pos file."""
     p = os.fspath(path)
     if not os.path.isfile(p):
         raise UserError(f"GNSS file '{p}' not found")
     if p.lower().endswith(".pos"):
         return rtklib.read_pos(p, role), None
-    fixes, dec = gnss.read_ubx_file(p, role)
-    return fixes, dec
+    return gnss.read_ubx_file(p, role)
 
 
-class LosSink(gr.basic_block):
-    """LoS messages -> los.csv (appended, flushed per frame) and the estimator."""
+def median_position(fixes):
+    return (float(np.median([f.lat for f in fixes])), float(np.median([f.lon for f in fixes])),
+            float(np.median([f.height for f in fixes])))
 
-    def __init__(self, path, estimator=None):
-        gr.basic_block.__init__(self, name="los_sink", in_sig=None, out_sig=None)
-        self.message_port_register_in(pmt.intern("los"))
-        self.set_msg_handler(pmt.intern("los"), self.handle)
-        new = not os.path.exists(path) or os.path.getsize(path) == 0
-        self.f = open(path, "a", encoding="utf-8")
-        if new:
-            self.f.write(LOS_HEADER + "\n")
-        self.estimator = estimator
-        self.count = 0
-        self._cond = threading.Condition()
-        # fault injection for tests: a hard crash (SIGKILL) after N frames
-        self.fault_after = int(os.environ.get("ARRAYCAL_FAULT_AFTER_FRAMES", "0") or 0)
-        self.done = threading.Event()
-        self._last_sync = time.monotonic()
 
-    def handle(self, msg):
-        d = decode_los(msg)
-        los, delay, snr, t = d["los"], d["delay_s"], d["snr_db"], d["gps_time"]
-        rows = "".join(f"{t:.7f},{d['seq']},{c},{los[c].real:.7g},{los[c].imag:.7g},"
-                       f"{delay[c]:.4e},{snr[c]:.2f}\n" for c in range(los.size))
-        self.f.write(rows)
-        self.f.flush()
-        if time.monotonic() - self._last_sync > 1.0:
-            os.fsync(self.f.fileno())
-            self._last_sync = time.monotonic()
-        if self.estimator is not None:
-            self.estimator.add(d)
-        with self._cond:
-            self.count += 1
-            self._cond.notify_all()
-        if self.fault_after and self.count >= self.fault_after:
-            import signal
-            os.kill(os.getpid(), signal.SIGKILL)
+@dataclass
+class Positions:
+    """The transmitter's track around the array's GNSS antenna, and how it was made."""
+    track: geometry.Track
+    origin: tuple
+    leap_seconds: int = None       # from the transmitter's receiver, when it said
+    quality: dict = field(default_factory=dict)
 
-    def wait_until(self, frames, stall_s=0.5):
-        """Block until `frames` messages were handled, or none arrived for stall_s.
 
-        GNU Radio's message queues have no back-pressure: a source that waits
-        here keeps the backlog of LoS messages, and so memory, bounded.
-        """
-        with self._cond:
-            last = self.count
-            while self.count < frames:
-                self._cond.wait(stall_s)
-                if self.count == last:
-                    return  # nothing is coming: frames were missed, not queued
-                last = self.count
+def positions_from_fixes(tx_fixes, rx_fixes=None, rx_position=None, quality=None,
+                         tx_name="transmitter", rx_name="receiver"):
+    """Gate the fixes, place the array (its fixes' median, or rx_position), make the track."""
+    quality = quality or geometry.QualityGate()
+    tx_good, tx_rej = geometry.gate(tx_fixes, quality)
+    if not tx_good:
+        why = ", ".join(f"{v} {k}" for k, v in tx_rej.items())
+        raise UserError(f"{tx_name}: all {len(tx_fixes)} transmitter fixes fail the quality "
+                        f"gate ({why})")
+    rx_rej = {}
+    if rx_fixes:
+        rx_good, rx_rej = geometry.gate(rx_fixes, quality)
+        if not rx_good:
+            raise UserError(f"{rx_name}: all receiver fixes fail the quality gate")
+        origin = median_position(rx_good)
+    elif rx_position is not None:
+        origin = tuple(float(x) for x in rx_position)
+    else:
+        raise UserError("the array's position is needed: --rx-gnss FILE or "
+                        "--rx-position LAT,LON,HEIGHT")
+    return Positions(geometry.Track(tx_good, origin), origin, quality={
+        "tx_fixes": len(tx_fixes), "tx_fixes_rejected": tx_rej, "rx_fixes_rejected": rx_rej})
+
+
+def load_positions(tx_gnss, rx_gnss=None, rx_position=None, quality=None):
+    """Positions from the transmitter's GNSS log and the array's log or position."""
+    tx_fixes, tx_dec = read_gnss(tx_gnss, "tx")
+    gnss.require_fixes(tx_fixes, tx_gnss)
+    rx_fixes = None
+    if rx_gnss:
+        rx_fixes, _ = read_gnss(rx_gnss, "rx")
+        gnss.require_fixes(rx_fixes, rx_gnss)
+    pos = positions_from_fixes(tx_fixes, rx_fixes, rx_position, quality, tx_gnss, rx_gnss)
+    if tx_dec is not None:
+        pos.leap_seconds = tx_dec.stats.leap_seconds
+        pos.quality["gnss_corrupt_frames"] = tx_dec.stats.corrupt
+    return pos
+
+
+# ---------------------------------------------------------------- LoS log
+def read_los_csv(path, chunk=20000):
+    """Frames of a LoS log (los.csv) in batches: dicts of arrays with a leading frame
+    axis (gps_time, seq, los, delay_s, snr_db, valid). Streams the file; a half-written
+    last line (a crash) and unparsable rows are skipped."""
+    if not os.path.isfile(path):
+        raise UserError(f"LoS log '{path}' not found")
+    try:
+        f = open(path, encoding="utf-8", newline="")
+    except OSError as e:
+        raise UserError(f"cannot read LoS log '{path}': {e.strerror}") from None
+    with f:
+        try:
+            head = f.readline().strip()
+        except UnicodeDecodeError:
+            raise UserError(f"{path}: not an arraycal LoS log (not text)") from None
+        if head != LOS_HEADER:
+            raise UserError(f"{path}: not an arraycal LoS log (header '{head[:60]}')")
+        carry = np.empty((0, 7))
+        while True:
+            try:
+                lines = f.readlines(chunk * 60)
+            except UnicodeDecodeError:
+                raise UserError(f"{path}: not an arraycal LoS log (not text)") from None
+            rows = _parse_rows(lines)
+            if carry.size:
+                rows = np.concatenate([carry, rows])
+            if not lines:
+                if rows.size:
+                    yield _frames(rows)
+                return
+            # the last frame may continue in the next chunk
+            key = rows[:, :2]
+            last = np.flatnonzero(np.any(key != key[-1], axis=1)) if rows.size else []
+            cut = last[-1] + 1 if len(last) else 0
+            if cut:
+                yield _frames(rows[:cut])
+            carry = rows[cut:]
+
+
+def _parse_rows(lines):
+    good = [ln for ln in lines if ln.count(",") == 6 and ln.endswith("\n")]
+    if not good:
+        return np.empty((0, 7))
+    try:
+        return np.loadtxt(good, delimiter=",", ndmin=2)
+    except ValueError:
+        out = []
+        for ln in good:
+            try:
+                out.append([float(x) for x in ln.split(",")])
+            except ValueError:
+                continue
+        return np.array(out, float).reshape(-1, 7)
+
+
+def _frames(rows):
+    """Rows (gps_time, seq, channel, re, im, delay, snr) -> one entry per frame."""
+    rows = rows[np.all(np.isfinite(rows[:, :3]), axis=1)]
+    key = rows[:, :2]
+    start = np.flatnonzero(np.concatenate([[True], np.any(key[1:] != key[:-1], axis=1)]))
+    frame = np.cumsum(np.isin(np.arange(len(rows)), start)) - 1
+    ch = rows[:, 2].astype(np.int64)
+    ok = (ch >= 0) & (ch < 4096)
+    rows, frame, ch = rows[ok], frame[ok], ch[ok]
+    n, nch = len(start), int(ch.max()) + 1 if ch.size else 0
+    los = np.zeros((n, nch), complex)
+    delay = np.zeros((n, nch))
+    snr = np.full((n, nch), -np.inf)
+    los[frame, ch] = rows[:, 3] + 1j * rows[:, 4]
+    delay[frame, ch] = rows[:, 5]
+    snr[frame, ch] = rows[:, 6]
+    return {"gps_time": key[start, 0], "seq": key[start, 1].astype(np.uint64), "los": los,
+            "delay_s": delay, "snr_db": snr, "valid": np.isfinite(snr).astype(np.uint8)}
+
+
+def estimator_from_log(los_csv, array, freq_hz, positions, tx_offset_enu=(0.0, 0.0, 0.0),
+                       min_snr_db=10.0, max_frames=200000):
+    est = OffsetEstimator(array, freq_hz, positions.track if positions else None,
+                          tx_offset_enu=tx_offset_enu, min_snr_db=min_snr_db,
+                          max_frames=max_frames)
+    for batch in read_los_csv(los_csv):
+        est.add_batch(batch)
+    return est
+
+
+# ---------------------------------------------------------------- receive chain
+class _Feed:
+    """Progress bar and back-pressure for a source that reports its sample position:
+    the source waits while more than BACKLOG_FRAMES LoS messages are in flight."""
+
+    def __init__(self, total, label, show):
+        self.bar = None
+        if show:
+            try:
+                from tqdm import tqdm
+                self.bar = tqdm(total=total, unit="S", unit_scale=True, desc=label,
+                                file=sys.stderr, leave=False, mininterval=0.5)
+            except ImportError:
+                pass
+        self.last = 0
+        self.chain = self.logger = None
+
+    def __call__(self, pos):
+        if self.bar is not None:
+            self.bar.update(pos - self.last)
+        self.last = pos
+        if self.chain is None:
+            return
+        made, seen, since = self.chain.stats()["los"], -1, time.monotonic()
+        while self.logger.count() < made - BACKLOG_FRAMES:
+            n = self.logger.count()
+            if n != seen:
+                seen, since = n, time.monotonic()
+            elif time.monotonic() - since > 0.5:
+                return  # the logger is stuck, not slow: don't hang the source
+            time.sleep(0.002)
 
     def close(self):
-        if not self.f.closed:
-            self.f.flush()
-            os.fsync(self.f.fileno())
-            self.f.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
-def _median_position(fixes):
-    lat = float(np.median([f.lat for f in fixes]))
-    lon = float(np.median([f.lon for f in fixes]))
-    h = float(np.median([f.height for f in fixes]))
-    return lat, lon, h
+def run_chain(tb, src, num_chans, samp_rate, los_path, time_offset=0.0, method="fft",
+              pick="strongest", zero_pad=1, apes_len=200, feed=None):
+    """src's N outputs -> the receive chain -> los_logger(los_path); runs tb to the end.
+    Returns the chain's counters and the number of frames logged."""
+    from ..arraycal_python import los_logger
+    from ..radio.rx_chain import rx_chain
+    chain = rx_chain(num_chans=num_chans, samp_rate=samp_rate, time_offset=time_offset,
+                     method=method, pick=pick, zero_pad=zero_pad, apes_len=apes_len)
+    try:
+        logger = los_logger(los_path)
+    except RuntimeError as e:
+        raise UserError(str(e)) from None
+    for c in range(num_chans):
+        tb.connect((src, c), (chain, c))
+    tb.msg_connect(chain, "los", logger, "los")
+    if feed is not None:
+        feed.chain, feed.logger = chain, logger
+    try:
+        tb.run()
+    finally:
+        logger.close()
+        if feed is not None:
+            feed.close()
+    return chain.stats(), logger.count()
 
 
+# ---------------------------------------------------------------- calibrate
+def calibrate(est, array, *, sample_rate, method, out_dir=None, store=None, joint=False,
+              fit_lever_arm=False, gain_db=None, serials=(), quality=None, simulated=False,
+              report=True, until=None):
+    """Estimate, document, write (calibration.json, frames.npz, report) and store.
+
+    The one place a calibration document is made. out_dir None: nothing is written
+    (the live block); store False: nothing is stored."""
+    result = est.estimate(joint=joint, fit_lever_arm=fit_lever_arm, until=until)
+    q = dict(quality or {})
+    if simulated:
+        q["simulated"] = True
+    doc = calstore.make_document(array, result, sample_rate, gain_db,
+                                 ["SIMULATED"] if simulated and not serials else serials,
+                                 method=method, quality=q)
+    if out_dir is not None:
+        os.makedirs(out_dir, exist_ok=True)
+        atomic_write_json(os.path.join(out_dir, "calibration.json"), doc)
+        t, alpha, tx, snr = est.frames()
+        origin = q.get("origin", (np.nan, np.nan, np.nan))
+        np.savez_compressed(os.path.join(out_dir, "frames.npz"), t=t, alpha=alpha, tx=tx,
+                            snr=snr, origin=np.array(origin, float), freq=est.freq)
+        _write_array(out_dir, array)
+    store_path = calstore.Store(store).add(doc) if store is not False else None
+    if report and out_dir is not None:
+        from .report import write_report
+        write_report(out_dir, array, est, result, doc, est.tx_track)
+    return {"doc": doc, "result": result, "store_path": store_path, "estimator": est}
+
+
+def _write_array(out_dir, array):
+    """The array file the calibration used, for `arraycal report` (array.yaml, or
+    array-used.yaml when the user's own file sits there: inputs are never rewritten)."""
+    import yaml
+    text = yaml.safe_dump(geometry.array_to_dict(array), sort_keys=False)
+    path = os.path.join(out_dir, "array.yaml")
+    if os.path.exists(path):
+        try:
+            same = geometry.array_to_dict(geometry.load_array(path)) == \
+                geometry.array_to_dict(array)
+        except UserError:
+            same = False
+        if same:
+            return
+        path = os.path.join(out_dir, "array-used.yaml")
+    atomic_write_text(path, text)
+
+
+def _array_of(out_dir):
+    for name in ("array-used.yaml", "array.yaml"):
+        p = os.path.join(out_dir, name)
+        if os.path.isfile(p):
+            return geometry.load_array(p)
+    raise UserError(f"{out_dir}: no array.yaml: run arraycal process, rx or demo into it first")
+
+
+# ---------------------------------------------------------------- the verbs' entry points
 def process(iq, array_path, tx_gnss, out_dir, rx_gnss=None, rx_position=None, method="fft",
             pick="strongest", apes_len=200, zero_pad=1, joint=False, fit_lever_arm=False,
             quality=None, tx_offset_enu=(0.0, 0.0, 0.0), min_snr_db=10.0, store=None,
             max_frames=200000, progress=True, log=print, report=True):
+    """A SigMF recording through the receive chain, then calibrate()."""
+    from ..radio.recording import open_recording, sigmf_source
     t_start = time.monotonic()
     rec = open_recording(iq)
     array = geometry.load_array(array_path)
@@ -136,149 +323,42 @@ def process(iq, array_path, tx_gnss, out_dir, rx_gnss=None, rx_position=None, me
     if top >= rec.num_channels:
         raise UserError(f"array file {array_path} uses channel {top}, the recording "
                         f"{rec.meta_path} has {rec.num_channels} channel(s)")
-    quality = quality or geometry.QualityGate()
-
-    tx_fixes, tx_dec = read_gnss(tx_gnss, "tx")
-    gnss.require_fixes(tx_fixes, tx_gnss)
-    tx_good, tx_rej = geometry.gate(tx_fixes, quality)
-    if not tx_good:
-        raise UserError(f"{tx_gnss}: all {len(tx_fixes)} transmitter fixes fail the quality gate "
-                        f"({', '.join(f'{v} {k}' for k, v in tx_rej.items())})")
-    leap = tx_dec.stats.leap_seconds if tx_dec is not None and tx_dec.stats.leap_seconds \
-        is not None else timeutil.leap_seconds_at_utc(rec.captures[0].utc)
-    rx_rej = {}
-    if rx_gnss:
-        rx_fixes, _ = read_gnss(rx_gnss, "rx")
-        gnss.require_fixes(rx_fixes, rx_gnss)
-        rx_good, rx_rej = geometry.gate(rx_fixes, quality)
-        if not rx_good:
-            raise UserError(f"{rx_gnss}: all receiver fixes fail the quality gate")
-        origin = _median_position(rx_good)
-    elif rx_position is not None:
-        origin = tuple(float(x) for x in rx_position)
-    else:
-        raise UserError("the array's position is needed: --rx-gnss FILE or "
-                        "--rx-position LAT,LON,HEIGHT")
-    track = geometry.Track(tx_good, origin)
+    pos = load_positions(tx_gnss, rx_gnss, rx_position, quality)
+    leap = pos.leap_seconds if pos.leap_seconds is not None else \
+        timeutil.leap_seconds_at_utc(rec.captures[0].utc)
     rec_t0 = rec.captures[0].utc + leap
+    track = pos.track
     if track.t[-1] < rec_t0 or track.t[0] > rec.captures[-1].utc + leap + rec.duration:
         raise UserError(
             f"the transmitter's GNSS log ({timeutil.format_utc(timeutil.gps_to_utc(track.t[0]))} "
             f"to {timeutil.format_utc(timeutil.gps_to_utc(track.t[-1]))}) does not overlap the "
             f"recording (from {timeutil.format_utc(rec.captures[0].utc)}, {rec.duration:.1f} s)")
-
     os.makedirs(out_dir, exist_ok=True)
-    from ..fileio import atomic_write_text
-    import yaml
-    atomic_write_text(os.path.join(out_dir, "array.yaml"),
-                      yaml.safe_dump(geometry.array_to_dict(array), sort_keys=False))
-    est = OffsetEstimator(array, rec.frequency, track, tx_offset_enu=tx_offset_enu,
-                          min_snr_db=min_snr_db, max_frames=max_frames)
     los_path = os.path.join(out_dir, "los.csv")
     if os.path.exists(los_path):
         os.replace(los_path, los_path + ".previous")  # keep the last run's log
-    sink = LosSink(los_path, est)
-    bar = None
-    if progress:
-        try:
-            from tqdm import tqdm
-            bar = tqdm(total=rec.samples, unit="S", unit_scale=True, desc="process",
-                       file=sys.stderr, leave=False, mininterval=0.5)
-        except ImportError:
-            bar = None
-    last = [0]
-
-    def on_progress(pos):
-        if bar is not None:
-            bar.update(pos - last[0])
-            last[0] = pos
-
-    backlog = 2000  # LoS messages allowed in flight
-
-    def on_progress(pos, _orig=on_progress):
-        _orig(pos)
-        sink.wait_until(pos // packet_len - backlog)
-
-    src = sigmf_source(rec, on_progress)
-    chain = rx_chain(num_chans=rec.num_channels, samp_rate=rec.sample_rate, time_offset=leap,
-                     method=method, pick=pick, zero_pad=zero_pad, apes_len=apes_len)
-    packet_len = chain.packet_len()
-    tb = gr.top_block()
-    for c in range(rec.num_channels):
-        tb.connect((src, c), (chain, c))
-    tb.msg_connect(chain, "los", sink, "los")
     if rec.trailing_bytes:
         log(f"warning: {rec.data_path} ends inside a sample ({rec.trailing_bytes} bytes "
             "ignored): the recording was cut off; processing up to its end")
-    try:
-        tb.run()
-    finally:
-        sink.close()
-        if bar is not None:
-            bar.close()
-    stats = chain.stats()
+    feed = _Feed(rec.samples, "process", progress)
+    tb = gr.top_block()
+    src = sigmf_source(rec, feed)
+    stats, logged = run_chain(tb, src, rec.num_channels, rec.sample_rate, los_path, leap,
+                              method, pick, zero_pad, apes_len, feed)
+    est = estimator_from_log(los_path, array, rec.frequency, pos, tx_offset_enu, min_snr_db,
+                             max_frames)
+    q = dict(pos.quality, recording=os.path.basename(rec.meta_path), duration_s=rec.duration,
+             captures=len(rec.captures), truncated_bytes=rec.trailing_bytes,
+             frames_detected=stats["frames"], frames_dropped_at_gaps=stats["dropped_gaps"],
+             leap_seconds=leap, pick=pick, origin=list(pos.origin))
+    s = calibrate(est, array, sample_rate=rec.sample_rate, method=method, out_dir=out_dir,
+                  store=store, joint=joint, fit_lever_arm=fit_lever_arm, gain_db=rec.gain_db,
+                  serials=rec.serials, quality=q, report=report)
     elapsed = time.monotonic() - t_start
-    result = est.estimate(joint=joint, fit_lever_arm=fit_lever_arm)
-    doc = calstore.make_document(
-        array, result, rec.sample_rate, rec.gain_db, rec.serials, method=method,
-        quality={"recording": os.path.basename(rec.meta_path), "duration_s": rec.duration,
-                 "captures": len(rec.captures), "truncated_bytes": rec.trailing_bytes,
-                 "frames_detected": stats["frames"], "frames_dropped_at_gaps":
-                 stats["dropped_gaps"], "tx_fixes": len(tx_fixes),
-                 "tx_fixes_rejected": tx_rej, "rx_fixes_rejected": rx_rej,
-                 "leap_seconds": leap, "pick": pick,
-                 "gnss_corrupt_frames": tx_dec.stats.corrupt if tx_dec else 0})
-    atomic_write_json(os.path.join(out_dir, "calibration.json"), doc)
-    t, alpha, tx, snr = est.frames()
-    np.savez_compressed(os.path.join(out_dir, "frames.npz"), t=t, alpha=alpha, tx=tx, snr=snr,
-                        origin=np.array(origin), freq=rec.frequency)
-    store_path = calstore.Store(store).add(doc)
-    summary = {"doc": doc, "result": result, "store_path": store_path, "elapsed_s": elapsed,
-               "realtime_factor": rec.duration / elapsed if elapsed > 0 else float("inf"),
-               "los_path": los_path, "frames_logged": sink.count, "estimator": est,
-               "array": array, "origin": origin, "track": track}
-    if report:
-        from .report import write_report
-        write_report(out_dir, array, est, result, doc, track)
-    return summary
-
-
-def read_los_csv(path, chunk=20000):
-    """Frames of a LoS log (los.csv), as LoS message dicts, in order. Streams the file."""
-    import csv
-    if not os.path.isfile(path):
-        raise UserError(f"LoS log '{path}' not found")
-    with open(path, newline="") as f:
-        rd = csv.reader(f)
-        head = next(rd, None)
-        if head != LOS_HEADER.split(","):
-            raise UserError(f"{path}: not an arraycal LoS log (header {head})")
-        cur, rows = None, []
-        for lineno, row in enumerate(rd, 2):
-            if len(row) != 7:
-                continue  # a half-written last line after a crash
-            try:
-                t, seq, ch = float(row[0]), int(row[1]), int(row[2])
-                vals = (complex(float(row[3]), float(row[4])), float(row[5]), float(row[6]))
-            except ValueError:
-                continue
-            if cur is not None and (seq, t) != cur:
-                yield _frame(cur, rows)
-                rows = []
-            cur = (seq, t)
-            rows.append((ch,) + vals)
-        if rows:
-            yield _frame(cur, rows)
-
-
-def _frame(key, rows):
-    n = max(r[0] for r in rows) + 1
-    los = np.zeros(n, complex)
-    delay, snr = np.zeros(n), np.full(n, -np.inf)
-    for ch, z, d, s_ in rows:
-        los[ch], delay[ch], snr[ch] = z, d, s_
-    return {"gps_time": key[1], "seq": key[0], "los": los, "delay_s": delay, "snr_db": snr,
-            "valid": np.isfinite(snr).astype(np.uint8)}
+    s.update(elapsed_s=elapsed, los_path=los_path, frames_logged=logged, array=array,
+             origin=pos.origin, track=track,
+             realtime_factor=rec.duration / elapsed if elapsed > 0 else float("inf"))
+    return s
 
 
 def calibrate_from_los(los_csv, array_path, tx_gnss, out_dir, freq_hz, samp_rate, rx_gnss=None,
@@ -286,50 +366,25 @@ def calibrate_from_los(los_csv, array_path, tx_gnss, out_dir, freq_hz, samp_rate
                        tx_offset_enu=(0.0, 0.0, 0.0), min_snr_db=10.0, store=None,
                        method="fft", gain_db=None, serials=(), report=True):
     """The calibration from a LoS log (arraycal rx, a receiver flowgraph) + GNSS."""
-    array = geometry.load_array(array_path)
-    quality = quality or geometry.QualityGate()
-    tx_fixes, tx_dec = read_gnss(tx_gnss, "tx")
-    tx_good, tx_rej = geometry.gate(gnss.require_fixes(tx_fixes, tx_gnss), quality)
-    if not tx_good:
-        raise UserError(f"{tx_gnss}: all transmitter fixes fail the quality gate")
-    if rx_gnss:
-        rx_fixes, _ = read_gnss(rx_gnss, "rx")
-        rx_good, _ = geometry.gate(gnss.require_fixes(rx_fixes, rx_gnss), quality)
-        if not rx_good:
-            raise UserError(f"{rx_gnss}: all receiver fixes fail the quality gate")
-        origin = _median_position(rx_good)
-    elif rx_position is not None:
-        origin = tuple(float(x) for x in rx_position)
-    else:
-        raise UserError("the array's position is needed: --rx-gnss FILE or "
-                        "--rx-position LAT,LON,HEIGHT")
-    track = geometry.Track(tx_good, origin)
-    est = OffsetEstimator(array, freq_hz, track, tx_offset_enu=tx_offset_enu,
-                          min_snr_db=min_snr_db)
-    for frame in read_los_csv(los_csv):
-        est.add(frame)
-    result = est.estimate(joint=joint, fit_lever_arm=fit_lever_arm)
-    doc = calstore.make_document(array, result, samp_rate, gain_db, serials, method,
-                                 quality={"los_log": os.path.basename(los_csv),
-                                          "tx_fixes": len(tx_fixes), "tx_fixes_rejected": tx_rej})
-    os.makedirs(out_dir, exist_ok=True)
-    atomic_write_json(os.path.join(out_dir, "calibration.json"), doc)
-    store_path = calstore.Store(store).add(doc)
-    if report:
-        from .report import write_report
-        write_report(out_dir, array, est, result, doc)
-    return {"doc": doc, "result": result, "store_path": store_path, "estimator": est}
+    array = array_path if isinstance(array_path, geometry.ArrayGeometry) else \
+        geometry.load_array(array_path)
+    pos = load_positions(tx_gnss, rx_gnss, rx_position, quality)
+    est = estimator_from_log(los_csv, array, freq_hz, pos, tx_offset_enu, min_snr_db)
+    q = dict(pos.quality, los_log=os.path.basename(los_csv), origin=list(pos.origin))
+    return calibrate(est, array, sample_rate=samp_rate, method=method, out_dir=out_dir,
+                     store=store, joint=joint, fit_lever_arm=fit_lever_arm, gain_db=gain_db,
+                     serials=serials, quality=q, report=report)
 
 
 def regenerate_report(out_dir):
-    """Report from a process output directory (calibration.json, frames.npz, array.yaml)."""
-    from .offsets import OffsetEstimator, ElementOffset, OffsetResult
+    """Report from an output directory (calibration.json, frames.npz, the array file)."""
+    from .offsets import ElementOffset, OffsetResult
     from .report import write_report
     doc = calstore.load(os.path.join(out_dir, "calibration.json"))
-    array = geometry.load_array(os.path.join(out_dir, "array.yaml"))
+    array = _array_of(out_dir)
     fp = os.path.join(out_dir, "frames.npz")
     if not os.path.isfile(fp):
-        raise UserError(f"{fp} not found: run arraycal process into {out_dir} first")
+        raise UserError(f"{fp} not found: run arraycal process, rx or demo into {out_dir} first")
     z = np.load(fp)
     est = OffsetEstimator.from_frames(array, float(z["freq"]), z["t"], z["alpha"], z["tx"],
                                       z["snr"])

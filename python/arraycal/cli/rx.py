@@ -55,7 +55,8 @@ def _cmd_rx(args):
     import os
     from gnuradio import gr
     from ..arraycal_python import los_logger
-    from ..radio.rx import offset_estimator, rx_source, sigmf_sink, ubx_pdu_decoder
+    from ..calibration.live import offset_estimator
+    from ..radio.rx import rx_source, sigmf_sink, ubx_pdu_decoder
     from ..radio.rx_chain import rx_chain
     os.makedirs(args.out, exist_ok=True)
     next_pps = None

@@ -3,22 +3,17 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 """Receiver side: the N-channel source (USRP, ZMQ or a recording), a SigMF
-recorder, the LoS logger and the live offset estimator (message blocks)."""
+recorder, and the UBX PDU decoder for GNSS over ZMQ."""
 
-import threading
 import time
 
 import numpy as np
 import pmt
 from gnuradio import blocks, gr
 
-from ..calibration import store as calstore
-from ..calibration import geometry
 from ..gnss import ubx as gnss
 from .. import timeutil
 from ..errors import UserError
-from ..calibration.offsets import OffsetEstimator
-from ..calibration.pipeline import decode_los, _median_position
 from .recording import RecordingWriter, open_recording, sigmf_source
 
 
@@ -133,101 +128,6 @@ class sigmf_sink(gr.sync_block):
 
     def stop(self):
         self.w.close()
-        return True
-
-
-class offset_estimator(gr.basic_block):
-    """Live element offsets from LoS messages and GNSS messages.
-
-    Inputs: "los" (rx_chain / los_estimator), "gnss" (gnss_source messages:
-    role "tx" gives the transmitter's track; role "rx" the array's position,
-    else rx_position "LAT,LON,HEIGHT"). Every `publish_every` LoS frames it sends
-    an "offsets" message: freq_hz, reference, offsets (c32vector per element,
-    array-file order), phase_std_deg, amp_std_db (f64vectors), n_used. With a
-    store directory, the final estimate is stored when the flowgraph stops.
-    """
-
-    def __init__(self, array="", freq_hz=1.3e9, samp_rate=4e6, publish_every=1000,
-                 min_snr_db=10.0, max_h_acc=0.5, min_carr_soln=0, rx_position="", store="",
-                 joint=False, method="fft"):
-        gr.basic_block.__init__(self, name="offset_estimator", in_sig=None, out_sig=None)
-        self.array = array if isinstance(array, geometry.ArrayGeometry) else \
-            geometry.load_array(array)
-        self.freq, self.rate = float(freq_hz), float(samp_rate)
-        self.every = max(1, int(publish_every))
-        self.quality = geometry.QualityGate(3, int(min_carr_soln), float(max_h_acc))
-        self.rx_position = tuple(float(x) for x in str(rx_position).split(",")) \
-            if rx_position else None
-        self.store, self.joint, self.method = store, bool(joint), method
-        self.est = OffsetEstimator(self.array, self.freq, None, min_snr_db=min_snr_db)
-        self.tx_fixes, self.rx_fixes = [], []
-        self.lock = threading.Lock()
-        self.last = None
-        for port in ("los", "gnss"):
-            self.message_port_register_in(pmt.intern(port))
-        self.set_msg_handler(pmt.intern("los"), self._los)
-        self.set_msg_handler(pmt.intern("gnss"), self._gnss)
-        self.message_port_register_out(pmt.intern("offsets"))
-        self.errors = 0
-
-    def _gnss(self, msg):
-        d = pmt.to_python(msg)
-        try:
-            fix = gnss.fix_from_dict(dict(d, role=str(d.get("role", ""))))
-        except TypeError:
-            return
-        with self.lock:
-            (self.rx_fixes if fix.role == "rx" else self.tx_fixes).append(fix)
-
-    def _los(self, msg):
-        with self.lock:
-            self.est.add(decode_los(msg))
-            due = self.est.frames_seen % self.every == 0
-        if due:
-            self.publish()
-
-    def _track(self):
-        good, _ = geometry.gate(self.tx_fixes, self.quality)
-        rx_good, _ = geometry.gate(self.rx_fixes, self.quality)
-        origin = self.rx_position or (_median_position(rx_good) if rx_good else None)
-        if len(good) < 2 or origin is None:
-            return None, None
-        return geometry.Track(good, origin), max(f.gps_time for f in good)
-
-    def estimate(self):
-        with self.lock:
-            track, until = self._track()
-            if track is None:
-                return None
-            self.est.tx_track = track
-            try:
-                return self.est.estimate(joint=self.joint, until=until)
-            except UserError:
-                return None
-
-    def publish(self):
-        r = self.estimate()
-        if r is None:
-            return
-        self.last = r
-        d = pmt.make_dict()
-        d = pmt.dict_add(d, pmt.intern("freq_hz"), pmt.from_double(r.freq_hz))
-        d = pmt.dict_add(d, pmt.intern("reference"), pmt.intern(r.reference))
-        d = pmt.dict_add(d, pmt.intern("offsets"), pmt.init_c32vector(
-            len(r.elements), [complex(e.offset) for e in r.elements]))
-        d = pmt.dict_add(d, pmt.intern("phase_std_deg"), pmt.init_f64vector(
-            len(r.elements), [float(e.phase_std_deg) for e in r.elements]))
-        d = pmt.dict_add(d, pmt.intern("amp_std_db"), pmt.init_f64vector(
-            len(r.elements), [float(e.amp_std_db) for e in r.elements]))
-        d = pmt.dict_add(d, pmt.intern("n_used"), pmt.from_long(int(r.frames_used)))
-        self.message_port_pub(pmt.intern("offsets"), d)
-
-    def stop(self):
-        if self.store:
-            r = self.estimate()
-            if r is not None:
-                doc = calstore.make_document(self.array, r, self.rate, method=self.method)
-                calstore.Store(self.store).add(doc)
         return True
 
 

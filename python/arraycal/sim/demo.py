@@ -5,27 +5,22 @@
 """`arraycal demo`: a whole simulated campaign through the real flowgraph.
 
 packet_source -> channel_emulator (moving transmitter, UBX logs) -> rx_chain
-(ZC sync, Moose CFO, LS, CIR/LoS in C++) -> LoS log + offset estimator; then
-the emulator's UBX logs are read by the real GNSS reader, the offsets
-estimated, stored and reported, and compared with the emulator's truth.
+(ZC sync, Moose CFO, LS, CIR/LoS in C++) -> los.csv; then the calibration
+pipeline of a real campaign (the emulator's UBX logs through the real GNSS
+reader, the offsets estimated, judged, stored and reported), compared with the
+emulator's truth.
 """
 
 import math
 import os
-import sys
 import time
 
 import numpy as np
 from gnuradio import gr
 
-from ..calibration import store as calstore
-from ..calibration import geometry
-from ..gnss import ubx as gnss
-from .emulator import channel_emulator
-from ..calibration.offsets import OffsetEstimator
-from ..calibration.pipeline import LosSink, _median_position
-from ..radio.rx_chain import rx_chain
+from ..calibration import geometry, pipeline
 from ..radio.tx import packet_source
+from .emulator import channel_emulator
 
 C = geometry.C
 
@@ -51,6 +46,8 @@ def run_demo(out_dir="arraycal-demo", scenario="snake", freq_hz=1.3e9, samp_rate
              duration_s=40.0, elements=2, method="fft", snr_db=20.0, seed=1, store=None,
              heading_error_deg=0.0, joint=False, progress=True, log=print, reflection=None,
              gnss_sigma=0.01):
+    """The emulated campaign through the receive chain into los.csv, then the
+    calibration pipeline on the emulator's UBX logs, as for a real campaign."""
     os.makedirs(out_dir, exist_ok=True)
     array = demo_array(elements, freq_hz)
     tx_ubx, rx_ubx = os.path.join(out_dir, "tx.ubx"), os.path.join(out_dir, "rx.ubx")
@@ -58,71 +55,34 @@ def run_demo(out_dir="arraycal-demo", scenario="snake", freq_hz=1.3e9, samp_rate
         if os.path.exists(p):
             os.remove(p)
     n_total = int(round(duration_s * samp_rate / 1278)) * 1278
-    bar = None
-    if progress:
-        try:
-            from tqdm import tqdm
-            bar = tqdm(total=n_total, unit="S", unit_scale=True, desc="demo", file=sys.stderr,
-                       leave=False, mininterval=0.5)
-        except ImportError:
-            bar = None
-    last = [0]
-
-    def on_progress(pos):
-        if bar is not None:
-            bar.update(pos - last[0])
-        last[0] = pos
-
+    feed = pipeline._Feed(n_total, "demo", progress)
     emu = channel_emulator(array, freq_hz, samp_rate, scenario, duration_s, None, snr_db,
                            reflection_gamma=reflection, tx_ubx=tx_ubx, rx_ubx=rx_ubx, seed=seed,
-                           gnss_sigma_m=gnss_sigma, progress=on_progress)
+                           gnss_sigma_m=gnss_sigma, progress=feed)
     # the array file the user would have: possibly with a compass error
     believed = geometry.parse_array(dict(geometry.array_to_dict(array),
                                          heading_deg=array.heading_deg + heading_error_deg))
-    est = OffsetEstimator(believed, freq_hz, None, max_frames=200000)
-    sink = LosSink(os.path.join(out_dir, "los.csv.tmp"), est)
+    los_path = os.path.join(out_dir, "los.csv")
+    if os.path.exists(los_path):
+        os.remove(los_path)
     src = packet_source("", samp_rate, 1.0, duration_s)
-    chain = rx_chain(num_chans=emu.nch, samp_rate=samp_rate, time_offset=0.0, method=method)
     tb = gr.top_block()
     tb.connect(src, emu)
-    for c in range(emu.nch):
-        tb.connect((emu, c), (chain, c))
-    tb.msg_connect(chain, "los", sink, "los")
     t0 = time.monotonic()
-    try:
-        tb.run()
-    finally:
-        sink.close()
-        if bar is not None:
-            bar.close()
-    os.replace(os.path.join(out_dir, "los.csv.tmp"), os.path.join(out_dir, "los.csv"))
+    stats, _ = pipeline.run_chain(tb, emu, emu.nch, samp_rate, los_path, 0.0, method,
+                                  feed=feed)
     elapsed = time.monotonic() - t0
-
     # the real GNSS path: the logs the emulated receivers wrote
-    tx_fixes, tx_dec = gnss.read_ubx_file(tx_ubx, "tx")
-    rx_fixes, _ = gnss.read_ubx_file(rx_ubx, "rx")
-    q = geometry.QualityGate()
-    tx_good, tx_rej = geometry.gate(gnss.require_fixes(tx_fixes, tx_ubx), q)
-    rx_good, _ = geometry.gate(gnss.require_fixes(rx_fixes, rx_ubx), q)
-    origin = _median_position(rx_good)
-    est.tx_track = geometry.Track(tx_good, origin)
-    result = est.estimate(joint=joint)
-    stats = chain.stats()
-    doc = calstore.make_document(believed, result, samp_rate, None, ["SIMULATED"], method,
-                                 quality={"simulated": True, "scenario": scenario,
-                                          "duration_s": duration_s, "snr_db": snr_db,
-                                          "frames_detected": stats["frames"],
-                                          "tx_fixes": len(tx_fixes), "tx_fixes_rejected": tx_rej,
-                                          "leap_seconds": tx_dec.stats.leap_seconds})
-    from ..fileio import atomic_write_json
-    atomic_write_json(os.path.join(out_dir, "calibration.json"), doc)
-    store_path = calstore.Store(store).add(doc) if store is not False else None
-    from ..calibration.report import write_report
-    write_report(out_dir, believed, est, result, doc)
-    return {"doc": doc, "truth": emu.truth(), "elapsed_s": elapsed, "array": array,
-            "emulator": emu,
-            "store_path": store_path, "stats": stats, "result": result, "believed": believed,
-            "estimator": est}
+    pos = pipeline.load_positions(tx_ubx, rx_ubx)
+    est = pipeline.estimator_from_log(los_path, believed, freq_hz, pos)
+    q = dict(pos.quality, scenario=scenario, duration_s=duration_s, snr_db=snr_db,
+             frames_detected=stats["frames"], leap_seconds=pos.leap_seconds,
+             origin=list(pos.origin))
+    s = pipeline.calibrate(est, believed, sample_rate=samp_rate, method=method, out_dir=out_dir,
+                           store=store, joint=joint, quality=q, simulated=True)
+    s.update(truth=emu.truth(), elapsed_s=elapsed, array=array, emulator=emu, stats=stats,
+             believed=believed)
+    return s
 
 
 def comparison_table(doc, truth):
