@@ -171,7 +171,7 @@ def test_store_keeps_history_and_never_overwrites(stored_cal, tmp_path):
     p1, p2 = store.add(doc), store.add(doc)
     assert p1 != p2 and len(store.entries()) == 2
     assert json.load(open(p1)) == doc
-    assert doc["schema"] == "arraycal.calibration/1"
+    assert doc["schema"] == "arraycal.calibration/2"
     assert doc["device_serials"] == ["31ABCDE", "31FGHIJ"] and doc["gain_db"] == 40.0
     # newest matching entry; mismatches are explained
     p, got = store.newest_match(1.3e9, 1e6, 40.0, ["31FGHIJ", "31ABCDE"])

@@ -41,7 +41,7 @@ def test_cli_demo_at_reduced_length_meets_the_truth(tmp_path):
     assert float(m.group(1)) < 0.01 and float(m.group(2)) < 0.025
     assert "true amp_dB" in p.stdout
     doc = calstore.load(tmp_path / "demo" / "calibration.json")
-    assert doc["quality"]["simulated"] and doc["array"] == "outdoor-2el"
+    assert doc["simulated"] and doc["array"] == "outdoor-2el"
     assert len(calstore.Store(tmp_path / "store").entries()) == 1
     for f in ("los.csv", "report.txt", "track.png", "tx.ubx", "rx.ubx"):
         assert (tmp_path / "demo" / f).is_file()

@@ -55,6 +55,9 @@ class OffsetResult:
     lever_arm_correction_m: list = None
     lever_arm_std_m: list = None
     joint: bool = False
+    time_offset_s: float = 0.0       # GNSS time minus the frames' time stamps (fitted)
+    time_offset_std_s: float = None
+    fit: dict = None                 # the joint geometry fit's figures (fit_geometry)
 
     def element(self, eid):
         return next(e for e in self.elements if e.id == eid)
@@ -132,6 +135,7 @@ class OffsetEstimator:
         self.frames_seen = 0
         self.accepted = 0
         self.rejected = {}
+        self.time_offset_s = 0.0   # added to the frames' times to look up positions
 
     @classmethod
     def from_frames(cls, array, freq_hz, t, alpha, tx, snr):
@@ -141,7 +145,7 @@ class OffsetEstimator:
         est.t[:n], est.alpha[:n], est.tx[:n], est.snr[:n] = t, alpha, tx, snr
         est.stored = est.accepted = est.frames_seen = n
         est._version += 1
-        est._cache = ((est._version, id(None), id(None), None), (t, alpha, tx, snr))
+        est._cache = ((est._version, id(None), id(None), None, 0.0), (t, alpha, tx, snr))
         return est
 
     def _reject(self, why):
@@ -216,16 +220,14 @@ class OffsetEstimator:
         (relative to the array's GNSS antenna), snr. Positions are interpolated here,
         once per change, for all kept frames; `until` leaves out later frames (live
         use: fixes for them may still come)."""
-        key = (self._version, id(self.tx_track), id(self.rx_track), until)
+        key = (self._version, id(self.tx_track), id(self.rx_track), until, self.time_offset_s)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         n = self.stored
         t = self.t[:n]
         if self.tx_track is None:
             raise UserError("no transmitter track to locate the frames with")
-        tx = self.tx_track.at(t) + self.tx_offset
-        rx = self.rx_track.at(t) if self.rx_track is not None else self.rx_origin
-        tx = tx - rx
+        tx = self._tx_at(t + self.time_offset_s)
         ok = np.all(np.isfinite(tx), axis=1)
         if until is not None:
             ok &= t <= until
@@ -234,6 +236,12 @@ class OffsetEstimator:
         out = (t[idx], self.alpha[:n][idx], tx[idx], self.snr[:n][idx])
         self._cache = (key, out)
         return out
+
+    def _tx_at(self, gps_times):
+        """The transmitter's phase centre relative to the array's GNSS antenna (n, 3)."""
+        tx = self.tx_track.at(gps_times) + self.tx_offset
+        rx = self.rx_track.at(gps_times) if self.rx_track is not None else self.rx_origin
+        return tx - rx
 
     def positions_missing(self, until=None):
         """Accepted frames without a transmitter position (scaled from the kept sample)."""
@@ -274,13 +282,18 @@ class OffsetEstimator:
         lever = np.zeros(3)
         hc = 0.0
         extra = {}
+        self.time_offset_s = 0.0
         if joint:
-            fit = self.fit_geometry(fit_lever_arm=fit_lever_arm)
+            fit = self.fit_geometry(fit_lever_arm=fit_lever_arm, until=until)
             hc, lever = fit["heading_correction_deg"], fit["lever_arm_correction_m"]
             heading = self.array.heading_deg + hc
+            self.time_offset_s = fit["time_offset_s"]
             extra = {"heading_std_deg": fit["heading_std_deg"],
-                     "lever_arm_correction_m": list(map(float, lever)),
-                     "lever_arm_std_m": fit["lever_arm_std_m"]}
+                     "lever_arm_correction_m": list(map(float, lever)) if fit_lever_arm
+                     else None,
+                     "lever_arm_std_m": fit["lever_arm_std_m"],
+                     "time_offset_s": fit["time_offset_s"],
+                     "time_offset_std_s": fit["time_offset_std_s"], "fit": fit}
         ratio, _ = self.compensated(heading, lever, until)
         out = []
         kept_any = np.zeros(ratio.shape[0], bool)
@@ -304,59 +317,187 @@ class OffsetEstimator:
         return OffsetResult(self.freq, self.array.reference, out, self.frames_seen,
                             used, rej, heading, hc, joint=joint, **extra)
 
-    def fit_geometry(self, fit_lever_arm=False, search_deg=15.0):
-        """Heading (and lever arm) correction that makes the relative phases follow
-        the geometry. The per-element constants are concentrated out: for a given
-        geometry the best offset of element k is the circular mean of its
-        compensated ratio, so the cost is -sum_k |mean_f exp(j arg ratio_kf)|."""
+    # the joint fit's search ranges and what "identified" means (docs/design.md)
+    HEADING_SEARCH_DEG = 180.0      # the whole circle: a heading in radians is ~30 deg off
+    TIME_SEARCH_S = 2.0             # a capture datetime or leap second off by up to 2 s
+    HEADING_IDENTIFIED_DEG = 1.0    # a correction is used when its std is below these
+    TIME_IDENTIFIED_S = 0.05
+    # ... and when it explains at least this much of the residual phase (RMS): a
+    # small "correction" may be the fit absorbing an unmodelled reflection, and with
+    # few elements the heading trades against the offsets themselves
+    MIN_EXPLAINED_DEG = 0.5
+    # the heading is fitted only where it does not trade against the offsets: a
+    # rotation moves each element's phase by g_f per degree, and the offset absorbs
+    # g's mean, so a model error of e deg RMS becomes ~e * |mean g| / std g of offset
+    # error. Around boresight (a narrow arc) that factor is 10 or more.
+    MAX_HEADING_AMPLIFICATION = 3.0
+    # beyond it the heading is fitted only when it explains a large residual (a real
+    # compass error), and the verdict says the offsets hang on that correction
+    MIN_EXPLAINED_ILL_DEG = 2.0
+
+    def fit_geometry(self, fit_lever_arm=False, fit_time=True, until=None, max_frames=20000):
+        """Heading correction, radio-to-GNSS time offset (and lever arm) that make the
+        relative phases follow the geometry.
+
+        The per-element constants are concentrated out: for a given geometry the
+        best offset of element k is the circular mean of its compensated ratio, so
+        the grid searches maximise sum_k |mean_f exp(j res_kf)|; a least-squares
+        refinement over all parameters gives the uncertainties. A parameter the data
+        do not identify (std above HEADING_IDENTIFIED_DEG / TIME_IDENTIFIED_S, e.g. a
+        transmitter that never moves) is left at the file's value (correction 0)."""
         from scipy.optimize import least_squares
-        t, alpha, tx, _ = self.frames()
+        saved = self.time_offset_s
+        self.time_offset_s = 0.0
+        try:
+            t, alpha, _, _ = self.frames(until)
+        finally:
+            self.time_offset_s = saved
         r = self.array.ref_index()
-        meas = np.angle(alpha / alpha[:, [r]])
         others = [k for k in range(alpha.shape[1]) if k != r]
         if not others:
             raise UserError("a single-element array has no relative geometry to fit")
+        if len(t) > max_frames:
+            pick = np.linspace(0, len(t) - 1, max_frames).astype(int)
+            t, alpha = t[pick], alpha[pick]
+        meas = np.angle(alpha / alpha[:, [r]])
+        grid_sel = np.linspace(0, len(t) - 1, min(len(t), 1500)).astype(int)
+        # heading grid step: a fraction of the phase lobe width, which narrows as the
+        # aperture (in wavelengths) grows
+        pts = np.array([e.position_m for e in self.array.elements])
+        aperture = max(1e-3, float(np.max(np.ptp(pts, axis=0)))) / self.lam
+        h_step = float(np.clip(5.0 / aperture, 0.1, 2.0))
 
-        def phases(hc, lever):
+        def phases(hc, lever, dt, sel):
+            tx = self._tx_at(t[sel] + dt)
             elem = self.array.element_enu(self.array.heading_deg + hc, lever)
             d, _, _ = geometry.los_geometry(tx, elem)
             return -2 * np.pi * (d - d[:, [r]]) / self.lam
 
-        def coherence(hc, lever=np.zeros(3)):
-            res = meas - phases(hc, lever)
+        def coherence(hc, dt=0.0, lever=np.zeros(3), sel=grid_sel):
+            ph = phases(hc, lever, dt, sel)
+            ok = np.all(np.isfinite(ph), axis=1)
+            if ok.sum() < 10:
+                return -1.0
+            res = meas[sel][ok] - ph[ok]
             return sum(abs(np.mean(np.exp(1j * res[:, k]))) for k in others)
 
-        # the cost is multimodal in the heading (phase wraps): grid, then refine
-        grid = np.arange(-search_deg, search_deg + 1e-9, 0.1)
-        h0 = grid[int(np.argmax([coherence(h) for h in grid]))]
-        res0 = meas - phases(h0, np.zeros(3))
-        theta0 = [np.angle(np.mean(np.exp(1j * res0[:, k]))) for k in others]
+        def best(values, f):
+            c = [f(v) for v in values]
+            return float(values[int(np.argmax(c))])
+
+        # the cost is multimodal (phase wraps): grids, coarse to fine, then refine;
+        # the time offset first (it does not move with the heading's lobes)
+        def time_grid(h, center=0.0, span=None):
+            span = self.TIME_SEARCH_S if span is None else span
+            v = best(center + np.arange(-span, span + 1e-9, 0.02), lambda x: coherence(h, x))
+            return best(v + np.arange(-0.02, 0.02001, 0.001), lambda x: coherence(h, x))
+
+        dt0 = time_grid(0.0) if fit_time else 0.0
+        g = (phases(0.01, np.zeros(3), dt0, grid_sel) - phases(0.0, np.zeros(3), dt0,
+                                                               grid_sel)) / 0.01
+        g = g[np.all(np.isfinite(g), axis=1)][:, others]
+        amplification = float(np.max(np.abs(g.mean(axis=0)) / np.maximum(g.std(axis=0), 1e-12)))
+        sensitivity = float(np.max(np.abs(g.mean(axis=0))))  # deg of offset per deg
+        well_conditioned = amplification <= self.MAX_HEADING_AMPLIFICATION
+        min_explained_h = self.MIN_EXPLAINED_DEG if well_conditioned else \
+            self.MIN_EXPLAINED_ILL_DEG
+        fit_heading = True
+        h0 = 0.0
+        if fit_heading:
+            h0 = best(np.arange(-self.HEADING_SEARCH_DEG, self.HEADING_SEARCH_DEG, h_step),
+                      lambda v: coherence(v, dt0))
+            h0 = best(h0 + np.linspace(-h_step, h_step, 41), lambda v: coherence(v, dt0))
+            if fit_time:
+                dt0 = time_grid(h0, dt0, 0.2)
         nlev = 3 if fit_lever_arm else 0
+        all_sel = np.arange(len(t))
 
-        def residuals(p):
-            hc = p[0]
-            lever = np.concatenate([p[1:1 + nlev], np.zeros(3 - nlev)]) if nlev else np.zeros(3)
-            th = p[1 + nlev:]
-            res = meas - phases(hc, lever)
-            return np.concatenate([wrap(res[:, k] - th[i]) for i, k in enumerate(others)])
+        def unpack(p, free_h, free_t):
+            i = 0
+            hc = p[i] if free_h else 0.0
+            i += free_h
+            dt = p[i] if free_t else 0.0
+            i += free_t
+            lever = np.concatenate([p[i:i + nlev], np.zeros(3 - nlev)]) if nlev else np.zeros(3)
+            return hc, dt, lever, p[i + nlev:]
 
-        p0 = np.concatenate([[h0], np.zeros(nlev), theta0])
-        sol = least_squares(residuals, p0, x_scale=np.concatenate(
-            [[1.0], np.full(nlev, 0.05), np.ones(len(others))]))
-        J = sol.jac
-        dof = max(1, J.shape[0] - J.shape[1])
-        s2 = float(np.sum(sol.fun ** 2) / dof)
-        try:
-            cov = np.linalg.inv(J.T @ J) * s2
-            std = np.sqrt(np.clip(np.diag(cov), 0, None))
-        except np.linalg.LinAlgError:
-            std = np.full(J.shape[1], np.nan)
-        lever = np.concatenate([sol.x[1:1 + nlev], np.zeros(3 - nlev)])
-        return {"heading_correction_deg": float(sol.x[0]),
-                "heading_std_deg": float(std[0]),
+        def solve(free_h, free_t):
+            def residuals(p):
+                hc, dt, lever, th = unpack(p, free_h, free_t)
+                res = meas - phases(hc, lever, dt, all_sel)
+                res = np.where(np.isfinite(res), res, 0.0)
+                return np.concatenate([wrap(res[:, k] - th[j]) for j, k in enumerate(others)])
+            h_start, t_start = (h0 if free_h else 0.0), (dt0 if free_t else 0.0)
+            res0 = meas - phases(h_start, np.zeros(3), t_start, all_sel)
+            theta0 = [np.angle(np.nanmean(np.exp(1j * res0[:, k]))) for k in others]
+            p0 = np.concatenate([[h0] * free_h, [dt0] * free_t, np.zeros(nlev), theta0])
+            scale = np.concatenate([[1.0] * free_h, [0.01] * free_t, np.full(nlev, 0.05),
+                                    np.ones(len(others))])
+            # forward differences with absolute steps (scipy's steps are relative to
+            # the parameter, and vanish for a time offset near 0)
+            step = np.concatenate([[1e-4] * free_h, [1e-4] * free_t, np.full(nlev, 1e-5),
+                                   np.full(len(others), 1e-6)])
+
+            def jac(p):
+                f0 = residuals(p)
+                cols = []
+                for i, h in enumerate(step):
+                    q = p.copy()
+                    q[i] += h
+                    cols.append(wrap(residuals(q) - f0) / h)
+                return np.column_stack(cols)
+
+            sol = least_squares(residuals, p0, jac=jac, x_scale=scale)
+            J = sol.jac
+            dof = max(1, J.shape[0] - J.shape[1])
+            s2 = float(np.sum(sol.fun ** 2) / dof)
+            try:
+                std = np.sqrt(np.clip(np.diag(np.linalg.inv(J.T @ J) * s2), 0, None))
+            except np.linalg.LinAlgError:
+                std = np.full(J.shape[1], np.inf)
+            return sol, std, s2
+
+        def rms_deg(hc, dt, lever=np.zeros(3)):
+            res = meas - phases(hc, lever, dt, all_sel)
+            ok = np.all(np.isfinite(res), axis=1)
+            res = res[ok]
+            dev = [wrap(res[:, k] - np.angle(np.mean(np.exp(1j * res[:, k])))) for k in others]
+            return math.degrees(math.sqrt(np.mean(np.square(dev))))
+
+        free_h, free_t = fit_heading, bool(fit_time)
+        for _ in range(4):
+            sol, std, s2 = solve(free_h, free_t)
+            h_std = float(std[0]) if free_h else None
+            t_std = float(std[int(free_h)]) if free_t else None
+            drop_h = free_h and not h_std < self.HEADING_IDENTIFIED_DEG
+            drop_t = free_t and not t_std < self.TIME_IDENTIFIED_S
+            if not (drop_h or drop_t):
+                # model selection: keep a parameter only if it explains enough
+                hc_, dt_, lev_, _ = unpack(sol.x, free_h, free_t)
+                full = rms_deg(hc_, dt_, lev_)
+                gain_h = math.sqrt(max(0.0, rms_deg(0.0, dt_, lev_) ** 2 - full ** 2))
+                gain_t = math.sqrt(max(0.0, rms_deg(hc_, 0.0, lev_) ** 2 - full ** 2))
+                drop_h = free_h and gain_h < min_explained_h
+                drop_t = free_t and gain_t < self.MIN_EXPLAINED_DEG
+                if not (drop_h or drop_t):
+                    break
+            free_h, free_t = free_h and not drop_h, free_t and not drop_t
+        else:
+            sol, std, s2 = solve(free_h, free_t)
+        hc, dt, lever, _ = unpack(sol.x, free_h, free_t)
+        i = int(free_h) + int(free_t)
+        return {"heading_correction_deg": float(hc),
+                "heading_std_deg": h_std if free_h else None,
+                "heading_identified": free_h,
+                "time_offset_s": float(dt),
+                "time_offset_std_s": t_std if free_t else None,
+                "time_identified": free_t,
                 "lever_arm_correction_m": lever,
-                "lever_arm_std_m": [float(s) for s in std[1:1 + nlev]] if nlev else None,
-                "phase_residual_deg": math.degrees(math.sqrt(s2))}
+                "lever_arm_std_m": [float(x) for x in std[i:i + nlev]] if nlev else None,
+                "phase_residual_deg": math.degrees(math.sqrt(s2)),
+                "heading_amplification": amplification,
+                "heading_well_conditioned": well_conditioned,
+                "heading_sensitivity_deg_per_deg": sensitivity}
 
     def pattern_map(self, bins_deg=10.0, heading_deg=None):
         """The thesis's DoA map: per element and angle-of-arrival bin, the mean

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from gnuradio import gr
 
-from . import geometry
+from . import geometry, verdict
 from . import store as calstore
 from .offsets import OffsetEstimator
 from .. import timeutil
@@ -38,6 +38,7 @@ LOS_HEADER = "gps_time,seq,channel,re,im,delay_s,snr_db"
 # LoS messages allowed in flight between the receive chain and the logger:
 # GNU Radio's message queues have no back-pressure and drop beyond 8192
 BACKLOG_FRAMES = 2000
+MAX_ARRAY_EXTENT_M = 50.0    # positions spanning more are a units mistake (mm for m)
 
 
 # ---------------------------------------------------------------- positions
@@ -254,6 +255,18 @@ def run_chain(tb, src, num_chans, samp_rate, los_path, time_offset=0.0, method="
 
 
 # ---------------------------------------------------------------- calibrate
+def check_inputs(array, freq_hz, where):
+    """Refuse what no real campaign has: the units mistakes a field team makes."""
+    if not (1e6 <= freq_hz <= 100e9):
+        raise UserError(f"{where}: carrier frequency {freq_hz:g} Hz is outside 1 MHz-100 GHz "
+                        "(written in MHz or GHz instead of Hz?)")
+    pts = np.array([e.position_m for e in array.elements] + [array.gnss_antenna_m], float)
+    extent = float(np.max(np.ptp(pts, axis=0)))
+    if extent > MAX_ARRAY_EXTENT_M:
+        raise UserError(f"array '{array.name}': element positions span {extent:g} m "
+                        f"(more than {MAX_ARRAY_EXTENT_M:g} m: written in millimetres?)")
+
+
 def calibrate(est, array, *, sample_rate, method, out_dir=None, store=None, joint=False,
               fit_lever_arm=False, gain_db=None, serials=(), quality=None, simulated=False,
               report=True, until=None):
@@ -263,11 +276,12 @@ def calibrate(est, array, *, sample_rate, method, out_dir=None, store=None, join
     (the live block); store False: nothing is stored."""
     result = est.estimate(joint=joint, fit_lever_arm=fit_lever_arm, until=until)
     q = dict(quality or {})
-    if simulated:
-        q["simulated"] = True
+    v = verdict.assess(est, result, q)
     doc = calstore.make_document(array, result, sample_rate, gain_db,
                                  ["SIMULATED"] if simulated and not serials else serials,
                                  method=method, quality=q)
+    doc["verdict"] = v
+    doc["simulated"] = bool(simulated)
     if out_dir is not None:
         os.makedirs(out_dir, exist_ok=True)
         atomic_write_json(os.path.join(out_dir, "calibration.json"), doc)
@@ -276,7 +290,9 @@ def calibrate(est, array, *, sample_rate, method, out_dir=None, store=None, join
         np.savez_compressed(os.path.join(out_dir, "frames.npz"), t=t, alpha=alpha, tx=tx,
                             snr=snr, origin=np.array(origin, float), freq=est.freq)
         _write_array(out_dir, array)
-    store_path = calstore.Store(store).add(doc) if store is not False else None
+    # a failed calibration is written for diagnosis but never stored
+    store_path = calstore.Store(store).add(doc) \
+        if store is not False and v["status"] != "failed" else None
     if report and out_dir is not None:
         from .report import write_report
         write_report(out_dir, array, est, result, doc, est.tx_track)
@@ -323,6 +339,7 @@ def process(iq, array_path, tx_gnss, out_dir, rx_gnss=None, rx_position=None, me
     if top >= rec.num_channels:
         raise UserError(f"array file {array_path} uses channel {top}, the recording "
                         f"{rec.meta_path} has {rec.num_channels} channel(s)")
+    check_inputs(array, rec.frequency, rec.meta_path)
     pos = load_positions(tx_gnss, rx_gnss, rx_position, quality)
     leap = pos.leap_seconds if pos.leap_seconds is not None else \
         timeutil.leap_seconds_at_utc(rec.captures[0].utc)
@@ -368,6 +385,7 @@ def calibrate_from_los(los_csv, array_path, tx_gnss, out_dir, freq_hz, samp_rate
     """The calibration from a LoS log (arraycal rx, a receiver flowgraph) + GNSS."""
     array = array_path if isinstance(array_path, geometry.ArrayGeometry) else \
         geometry.load_array(array_path)
+    check_inputs(array, freq_hz, "--freq")
     pos = load_positions(tx_gnss, rx_gnss, rx_position, quality)
     est = estimator_from_log(los_csv, array, freq_hz, pos, tx_offset_enu, min_snr_db)
     q = dict(pos.quality, los_log=os.path.basename(los_csv), origin=list(pos.origin))

@@ -21,7 +21,8 @@ from .. import timeutil
 from ..errors import UserError
 from ..fileio import atomic_write_json
 
-SCHEMA = "arraycal.calibration/1"
+SCHEMA = "arraycal.calibration/2"      # /2: verdict and simulated (docs/design.md)
+READABLE = ("arraycal.calibration/1", SCHEMA)
 FREQ_TOL_HZ = 1.0
 RATE_TOL = 1e-6      # relative
 GAIN_TOL_DB = 0.5
@@ -52,6 +53,9 @@ def make_document(array, result, sample_rate, gain_db=None, serials=(), method="
     if result.lever_arm_correction_m is not None:
         q["lever_arm_correction_m"] = result.lever_arm_correction_m
         q["lever_arm_std_m"] = result.lever_arm_std_m
+    if result.joint:
+        q["time_offset_s"] = result.time_offset_s
+        q["time_offset_std_s"] = result.time_offset_std_s
     q.update(quality or {})
     return {"schema": SCHEMA,
             "created": timeutil.format_utc(created if created is not None else time.time()),
@@ -67,7 +71,7 @@ def make_document(array, result, sample_rate, gain_db=None, serials=(), method="
 
 
 def validate(doc, where="calibration"):
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+    if not isinstance(doc, dict) or doc.get("schema") not in READABLE:
         raise UserError(f"{where}: not an {SCHEMA} document")
     for key in ("created", "array", "freq_hz", "sample_rate", "reference", "elements"):
         if key not in doc:

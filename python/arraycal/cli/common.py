@@ -85,6 +85,25 @@ def print_offsets(doc, file=None):
               f"{e['phase_std_deg']:7.3f} {e['n']:8d}", file=file)
 
 
+def print_verdict(doc, file=None):
+    """The verdict line, its reasons and the fitted corrections; returns the exit code."""
+    from ..calibration.verdict import exit_code
+    v = doc.get("verdict") or {"status": "unverified", "reasons": []}
+    c = v.get("corrections") or {}
+    fixes = []
+    if c.get("heading_identified"):
+        fixes.append(f"heading {c['heading_deg']:+.2f} +- {c['heading_std_deg']:.2f} deg")
+    if c.get("time_identified"):
+        fixes.append(f"radio-to-GNSS time {c['time_offset_s'] * 1e3:+.1f} +- "
+                     f"{c['time_offset_std_s'] * 1e3:.1f} ms")
+    if fixes:
+        print("fitted and used: " + "; ".join(fixes), file=file)
+    print(f"verdict: {v['status']}", file=file)
+    for r in v.get("reasons", []):
+        print(f"  - {r}", file=file)
+    return exit_code(v["status"])
+
+
 def progress_bar(total, unit):
     try:
         from tqdm import tqdm

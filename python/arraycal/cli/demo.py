@@ -4,9 +4,10 @@
 #
 """`arraycal demo`: the whole calibration on a simulated campaign."""
 
+import argparse
 
 from ..errors import UserError
-from .common import eng_float
+from .common import eng_float, print_verdict
 
 
 # ---------------------------------------------------------------- demo
@@ -30,8 +31,9 @@ def add_demo(sub):
     p.add_argument("--snr", type=eng_float, default=20.0, help="per-sample SNR, dB")
     p.add_argument("--heading-error", type=eng_float, default=0.0,
                    help="degrees of compass error in the array file")
-    p.add_argument("--joint-geometry", action="store_true",
-                   help="estimate the heading correction with the offsets")
+    p.add_argument("--joint-geometry", action=argparse.BooleanOptionalAction, default=True,
+                   help="fit the heading and the radio-to-GNSS time offset with the offsets "
+                        "(default on)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", default="arraycal-demo", help="output directory")
     p.add_argument("--store", help="calibration store (default: the user store)")
@@ -56,11 +58,11 @@ def _cmd_demo(args):
     table, worst = comparison_table(doc, r["truth"])
     print(f"{q['frames_used']} of {q['frames_seen']} frames used; "
           f"{args.duration / r['elapsed_s']:.1f}x real time")
-    if q.get("joint_geometry"):
-        print(f"heading correction {q['heading_correction_deg']:+.2f} deg "
-              f"(the array file was {args.heading_error:+g} deg off)")
+    if args.heading_error:
+        print(f"(the array file's heading was {args.heading_error:+g} deg off)")
     print(table)
     print(f"worst error: {worst[0]:.3f} deg, {worst[1]:.3f} dB")
+    code = print_verdict(doc)
     print(f"wrote {args.out}/calibration.json, los.csv, report.txt, figures"
           + (f"; stored {r['store_path']}" if r["store_path"] else ""))
-    return 0
+    return code

@@ -4,10 +4,11 @@
 #
 """`arraycal process` and `arraycal report`: a recording + GNSS -> calibration."""
 
+import argparse
 import sys
 
 from ..errors import UserError
-from .common import eng_float, triple, print_offsets
+from .common import eng_float, print_offsets, print_verdict, triple
 
 
 # ---------------------------------------------------------------- process
@@ -39,8 +40,9 @@ def add_process(sub):
     p.add_argument("--zero-pad", type=int, default=1,
                    help="CIR grid refinement (default 1: candidate lobes are refined; "
                         "the thesis used 10)")
-    p.add_argument("--joint-geometry", action="store_true",
-                   help="estimate the array heading correction with the offsets")
+    p.add_argument("--joint-geometry", action=argparse.BooleanOptionalAction, default=True,
+                   help="fit the array heading and the radio-to-GNSS time offset with the "
+                        "offsets, where the data identify them (default on)")
     p.add_argument("--fit-lever-arm", action="store_true",
                    help="with --joint-geometry, also the GNSS lever arm")
     p.add_argument("--min-fix-type", type=int, default=3)
@@ -71,8 +73,10 @@ def _cmd_process(args):
                                quality=q, tx_offset_enu=args.tx_offset, min_snr_db=args.min_snr,
                                store=args.store, method=args.method)
         print_offsets(s["doc"])
-        print(f"wrote {args.out}/calibration.json, report.txt; stored {s['store_path']}")
-        return 0
+        code = print_verdict(s["doc"])
+        print(f"wrote {args.out}/calibration.json, report.txt; "
+              + (f"stored {s['store_path']}" if s["store_path"] else "not stored"))
+        return code
     s = process(args.iq, args.array, args.tx_gnss, args.out, rx_gnss=args.rx_gnss,
                 rx_position=args.rx_position, method=args.method, pick=args.pick,
                 apes_len=args.apes_len, zero_pad=args.zero_pad, joint=args.joint_geometry,
@@ -83,11 +87,11 @@ def _cmd_process(args):
     q = doc["quality"]
     print(f"arraycal process: {q['frames_used']} of {q['frames_seen']} frames used, "
           f"{s['realtime_factor']:.1f}x real time")
-    if q.get("joint_geometry"):
-        print(f"heading correction {q['heading_correction_deg']:+.2f} deg")
     print_offsets(doc)
-    print(f"wrote {args.out}/calibration.json, los.csv, report.txt; stored {s['store_path']}")
-    return 0
+    code = print_verdict(doc)
+    print(f"wrote {args.out}/calibration.json, los.csv, report.txt; "
+          + (f"stored {s['store_path']}" if s["store_path"] else "not stored"))
+    return code
 
 
 def add_report(sub):

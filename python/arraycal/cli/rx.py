@@ -4,10 +4,11 @@
 #
 """`arraycal rx`: the live receiver (UHD, ZMQ or a recording)."""
 
+import argparse
 import time
 
 from ..errors import UserError
-from .common import eng_float, triple, run_flowgraph, print_offsets
+from .common import eng_float, print_offsets, print_verdict, run_flowgraph, triple
 
 
 # ---------------------------------------------------------------- rx
@@ -48,6 +49,8 @@ def add_rx(sub):
     p.add_argument("--rx-gnss", help="the array's GNSS log (for its position)")
     p.add_argument("--rx-position", type=triple, help="LAT,LON,HEIGHT of the array antenna")
     p.add_argument("--store", help="calibration store (default: the user store)")
+    p.add_argument("--joint-geometry", action=argparse.BooleanOptionalAction, default=True,
+                   help="fit the heading and the radio-to-GNSS time offset (default on)")
     p.set_defaults(func=_cmd_rx)
 
 
@@ -139,9 +142,13 @@ def _cmd_rx(args):
         s = calibrate_from_los(los_path, args.array, args.tx_gnss, args.out, args.freq,
                                args.rate, rx_gnss=args.rx_gnss, rx_position=args.rx_position,
                                store=args.store, method=args.method, gain_db=args.gain,
+                               joint=args.joint_geometry,
                                serials=[args.serial] if args.serial else [])
         print_offsets(s["doc"])
-        print(f"wrote {args.out}/calibration.json; stored {s['store_path']}")
+        code = print_verdict(s["doc"])
+        print(f"wrote {args.out}/calibration.json; "
+              + (f"stored {s['store_path']}" if s["store_path"] else "not stored"))
+        return code
     return 0
 
 
