@@ -8,7 +8,7 @@ C++ blocks: zc_sync, moose_cfo, ls_chanest, los_estimator, apes_cir; los_receive
 (the four stages in one block, what rx_chain uses); los_logger (LoS messages to CSV).
 C++ kernels (same code as the blocks): preamble_correlator, moose_estimator,
 ls_estimator, cir_los, apes_estimator, dft; apes(x, L, nfft).
-Python: waveform, geometry, gnss, offsets, calstore, reciprocity, blocks.
+Python: waveform, geometry, gnss, offsets, calstore, reciprocity, sensing, blocks.
 """
 
 from .arraycal_python import *  # noqa: F401,F403  (C++ blocks and kernels)
@@ -25,3 +25,4 @@ from .radio.rx import rx_source, sigmf_sink, ubx_pdu_decoder  # noqa: F401
 from .calibration.live import offset_estimator  # noqa: F401
 from .reciprocity.blocks import (reciprocity_calibrator, reciprocity_tracker,  # noqa: F401
                                  reciprocity_logger, reciprocity_node_sim)
+from .sensing.blocks import sensing_range_doppler, sensing_link_sim  # noqa: F401

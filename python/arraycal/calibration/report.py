@@ -55,7 +55,32 @@ def summary_text(array, result, doc):
                      f"{e['phase_std_deg']:9.3f} {e['amp_std_db']:8.3f} {e['n']:8d}")
     lines.append("")
     lines.append("offset = (alpha_k/beta_k) / (alpha_ref/beta_ref); apply 1/offset to channel k")
+    lines += [""] + verdict_lines(doc)
     return "\n".join(lines) + "\n"
+
+
+def verdict_lines(doc):
+    """The verdict, its reasons, the fitted corrections and every check (report.txt)."""
+    v = doc.get("verdict")
+    if not v:
+        return ["verdict: unverified (a calibration written before verdicts existed)"]
+    out = [f"verdict: {v['status']}" + ("" if v["status"] == "good" else
+                                        " (Apply does not load it unless asked)")]
+    out += [f"  - {r}" for r in v.get("reasons", [])]
+    c = v.get("corrections") or {}
+    if c:
+        h = (f"{c['heading_deg']:+.3f} +- {c['heading_std_deg']:.3f} deg"
+             if c.get("heading_identified") else "not fitted (not identified by the data)")
+        t = (f"{c['time_offset_s'] * 1e3:+.2f} +- {c['time_offset_std_s'] * 1e3:.2f} ms"
+             if c.get("time_identified") else "not fitted (not identified by the data)")
+        out += [f"heading correction: {h}", f"radio-to-GNSS time offset: {t}"]
+    out.append("checks (value, limit):")
+    for name, ck in v.get("checks", {}).items():
+        val = "-" if ck["value"] is None else f"{ck['value']:g}"
+        lim = "-" if ck["limit"] is None else f"{ck['limit']:g}"
+        out.append(f"  {'ok  ' if ck['ok'] else 'FAIL'} {name}: {val} {ck.get('unit', '')} "
+                   f"(limit {lim}; {ck['level']})")
+    return out
 
 
 def write_report(out_dir, array, est, result, doc, track=None):
@@ -98,6 +123,10 @@ def write_report(out_dir, array, est, result, doc, track=None):
     ax[0, 1].set_title("the same against the angle of arrival")
     for a in ax.flat:
         a.grid(alpha=0.3)
+    v = doc.get("verdict") or {"status": "unverified", "reasons": []}
+    fig.suptitle(f"verdict: {v['status']}" + (f" - {v['reasons'][0][:110]}" if v["reasons"]
+                                               else ""),
+                 color={"good": "darkgreen", "suspect": "darkorange"}.get(v["status"], "red"))
     fig.tight_layout()
     fig.savefig(os.path.join(out_dir, "offset_vs_time_and_aoa.png"), dpi=110)
     plt.close(fig)

@@ -332,9 +332,21 @@ class PhaseTracker:
     the frequency offset (Nyquist). Once locked it follows a drift.
 
     c0: coefficients at calibration (any shape, e.g. c_pair (M, N));
-    phase0: the one-way pilot phases at calibration (same shape), radians."""
+    phase0: the one-way pilot phases at calibration (same shape), radians.
 
-    def __init__(self, c0, phase0, t0=0.0, ratio=2.0, alpha=0.5, beta=None, freq0_hz=None):
+    Sensing-assisted tracking (eqs. 36-39; sensing_assisted=True, default
+    off): in a dynamic scene the one-way pilot phase is the LO drift plus the
+    propagation phase of the moving paths, which the plain loop takes for LO
+    drift (the coefficient then turns with the motion) and which aliases once
+    LO and Doppler together exceed half the pilot rate. Each update then also
+    takes channel_phase, the propagation phase change since calibration
+    predicted from the sensed paths (sensing.channel_phase_change, eq. 37),
+    and tracks only what remains: the LO. one_way_phase() and coefficient()
+    are then the LO's; the uplink channel is the calibration's times
+    exp(j (one_way_phase - phase0 + channel_phase))."""
+
+    def __init__(self, c0, phase0, t0=0.0, ratio=2.0, alpha=0.5, beta=None, freq0_hz=None,
+                 sensing_assisted=False):
         self.c0 = np.asarray(c0, complex)
         self.phase0 = np.asarray(phase0, float)
         if self.phase0.shape != self.c0.shape:
@@ -351,12 +363,25 @@ class PhaseTracker:
         self.freq_hz = np.zeros_like(self.phase0) if freq0_hz is None else \
             np.broadcast_to(np.asarray(freq0_hz, float), self.phase0.shape).copy()
         self.pilots = 0
+        self.sensing_assisted = bool(sensing_assisted)
 
-    def update(self, t, one_way_phase):
-        """A pilot at time t (seconds) with its measured one-way phases (radians)."""
+    def update(self, t, one_way_phase, channel_phase=None):
+        """A pilot at time t (seconds) with its measured one-way phases (radians);
+        sensing-assisted: with the predicted propagation phase change since
+        calibration (radians, same shape), which is removed first."""
         ph = np.asarray(one_way_phase, float)
         if ph.shape != self.phase.shape or not np.all(np.isfinite(ph)):
             raise UserError(f"pilot phases must be finite with shape {self.phase.shape}")
+        if self.sensing_assisted:
+            if channel_phase is None:
+                raise UserError("sensing-assisted tracking needs the predicted channel phase "
+                                "of every pilot")
+            cp = np.broadcast_to(np.asarray(channel_phase, float), ph.shape)
+            if not np.all(np.isfinite(cp)):
+                raise UserError("predicted channel phase must be finite")
+            ph = ph - cp
+        elif channel_phase is not None:
+            raise UserError("channel_phase given but sensing-assisted tracking is off")
         dt = float(t) - self.t_last
         if not dt > 0:
             raise UserError(f"pilot at t={t} is not after the previous one ({self.t_last})")
