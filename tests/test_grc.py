@@ -35,7 +35,8 @@ UHD_FLOWGRAPHS = {"apps/arraycal_tx.grc": {},
 START_STOP = {"examples/loopback_zmq/emulator.grc": {"tx_ubx": "tx.ubx", "rx_ubx": "rx.ubx"},
               "examples/loopback_zmq/receiver.grc": {"los_path": "los.csv"},
               "examples/reciprocity_zmq/calibrator.grc": {"out": "calibrator.jsonl"},
-              "examples/reciprocity_zmq/node.grc": {"out": "node.jsonl"}}
+              "examples/reciprocity_zmq/node.grc": {"out": "node.jsonl"},
+              "examples/sensing/sensing_sim.grc": {}}
 
 
 def rel(p):
@@ -107,8 +108,9 @@ def test_radio_flowgraph_without_the_radio_starts_and_stops(generated, grc, tmp_
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("grc", sorted(START_STOP))
-def test_zmq_flowgraph_starts_and_stops(generated, grc, tmp_path):
-    """Sockets on free ports; started and stopped at once (no peer needed)."""
+def test_message_flowgraph_starts_and_stops(generated, grc, tmp_path):
+    """Flowgraphs that never end by themselves (ZMQ sockets, on free ports; message
+    blocks): started and stopped at once, no peer needed."""
     code, rep, err = instantiate(generated, grc, "start_stop", tmp_path, START_STOP[grc])
     assert code == 0 and rep["result"] == "started-stopped", (rep, err[-2000:])
     assert all(v.startswith("tcp://127.0.0.1:") and not v.endswith((":5551", ":5552", ":5553",
