@@ -272,11 +272,11 @@ def test_process_bad_input_is_one_clear_line(stored_cal, tmp_path):
     # missing recording / data file / wrong datatype
     assert_one_line_error(run_cli(*with_("--iq", tmp_path / "none.sigmf-meta")), "not found")
     meta = json.loads(open(sim["meta"]).read())
-    meta["global"]["core:datatype"] = "ci16_le"
+    meta["global"]["core:datatype"] = "cu16_le"
     wrong = tmp_path / "wrong.sigmf-meta"
     wrong.write_text(json.dumps(meta))
     os.symlink(sim["data"], tmp_path / "wrong.sigmf-data")
-    assert_one_line_error(run_cli(*with_("--iq", wrong)), "ci16_le")
+    assert_one_line_error(run_cli(*with_("--iq", wrong)), "datatype cu16_le")
     # GNSS log from another day
     other = tmp_path / "other.ubx"
     from gnuradio.arraycal.gnss import ubxgen

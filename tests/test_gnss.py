@@ -221,7 +221,7 @@ def test_config_dry_run_and_bad_files(tmp_path):
     p = run_cli("gnss", "config", data_file("thesis", "GNSS_Configuration.txt"), "--dry-run")
     assert p.returncode == 0
     assert "1155 keys in 19 CFG-VALSET messages" in p.stdout
-    assert "CFG_RATE_MEAS = 200" in p.stdout
+    assert "CFG-RATE-MEAS (0x30210001, U2) = 200" in p.stdout
     bad = tmp_path / "bad.txt"
     bad.write_text("CFG-VALGET - 06 8B 10 00 01 00 00 00\n")
     assert_one_line_error(run_cli("gnss", "config", bad, "--dry-run"), "bad.txt:1", "length")

@@ -9,12 +9,16 @@ Times are float seconds since 1970-01-01 in the stated timescale:
   gps   the GPS timescale counted the same way: gps = utc + leap seconds
         (18 s since 2017-01-01), i.e. 315964800 + GPS week * 604800 + TOW.
 The leap-second count comes from the receiver (NAV-TIMEGPS, NAV-TIMELS)
-when it has said so; otherwise from the published table below (a new leap
-second would be announced six months ahead; none is scheduled).
+when it has said so; otherwise from the system's IERS list
+(/usr/share/zoneinfo/leap-seconds.list, Debian package tzdata, kept up to
+date by the system's updates) when present; else from the built-in table
+below (a new leap second would be announced six months ahead; none is
+scheduled).
 """
 
 import calendar
 import datetime as _dt
+import os
 
 GPS_EPOCH_UNIX = 315964800  # 1980-01-06T00:00:00Z
 SECONDS_PER_WEEK = 604800
@@ -27,13 +31,61 @@ LEAP_SECONDS = [
     ("1999-01-01", 13), ("2006-01-01", 14), ("2009-01-01", 15), ("2012-07-01", 16),
     ("2015-07-01", 17), ("2017-01-01", 18),
 ]
-_LEAP_TABLE = [(calendar.timegm(_dt.date.fromisoformat(d).timetuple()), n)
-               for d, n in LEAP_SECONDS]
+BUILTIN_LEAP_TABLE = [(calendar.timegm(_dt.date.fromisoformat(d).timetuple()), n)
+                      for d, n in LEAP_SECONDS]
 DEFAULT_LEAP_SECONDS = 18
+SYSTEM_LEAP_SECONDS_LIST = "/usr/share/zoneinfo/leap-seconds.list"
+NTP_EPOCH_UNIX = -2208988800  # 1900-01-01T00:00:00Z
+TAI_MINUS_GPS = 19
+
+
+def parse_leap_seconds_list(text):
+    """[(UTC instant, GPS - UTC)] from the IERS/NIST leap-seconds.list format.
+
+    Data lines are 'NTP_SECONDS TAI-UTC [# date]' (NTP seconds since 1900);
+    GPS - UTC = TAI - UTC - 19. Returns None when the text has no usable entry
+    or its entries do not increase (a damaged file: the caller falls back)."""
+    table = []
+    for line in text.splitlines():
+        body = line.split("#", 1)[0].split()
+        if len(body) < 2:
+            continue
+        try:
+            ntp, tai_utc = int(body[0]), int(body[1])
+        except ValueError:
+            return None
+        gps_utc = tai_utc - TAI_MINUS_GPS
+        if gps_utc >= 1:
+            table.append((ntp + NTP_EPOCH_UNIX, gps_utc))
+    if not table or any(b[0] <= a[0] or b[1] != a[1] + 1 for a, b in zip(table, table[1:])):
+        return None
+    return table
+
+
+def load_leap_seconds(path=SYSTEM_LEAP_SECONDS_LIST):
+    """Use the leap-seconds list at `path` when readable and sound, else the built-in
+    table. Returns the source now in use ('path' or 'built-in table')."""
+    global _LEAP_TABLE, LEAP_SOURCE
+    table = None
+    if path and os.path.isfile(path):
+        try:
+            with open(path, encoding="ascii", errors="replace") as f:
+                table = parse_leap_seconds_list(f.read())
+        except OSError:
+            table = None
+    if table and table[-1][1] >= BUILTIN_LEAP_TABLE[-1][1]:
+        _LEAP_TABLE, LEAP_SOURCE = table, path
+    else:
+        _LEAP_TABLE, LEAP_SOURCE = BUILTIN_LEAP_TABLE, "built-in table"
+    return LEAP_SOURCE
+
+
+_LEAP_TABLE, LEAP_SOURCE = BUILTIN_LEAP_TABLE, "built-in table"
+load_leap_seconds()
 
 
 def leap_seconds_at_utc(utc):
-    """GPS - UTC (s) at a UTC instant, from the table."""
+    """GPS - UTC (s) at a UTC instant, from the system's list or the built-in table."""
     n = 0
     for t, v in _LEAP_TABLE:
         if utc >= t:

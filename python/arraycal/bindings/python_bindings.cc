@@ -9,6 +9,7 @@ namespace py = pybind11;
 
 void bind_kernels(py::module& m);
 void bind_blocks(py::module& m);
+void bind_sigmf(py::module& m);
 
 PYBIND11_MODULE(arraycal_python, m)
 {
@@ -16,4 +17,5 @@ PYBIND11_MODULE(arraycal_python, m)
     py::module::import("gnuradio.gr");
     bind_kernels(m);
     bind_blocks(m);
+    bind_sigmf(m);
 }

@@ -31,7 +31,7 @@ from .offsets import OffsetEstimator
 from .. import timeutil
 from ..errors import UserError
 from ..fileio import atomic_write_json, atomic_write_text
-from ..gnss import rtklib
+from ..gnss import reader
 from ..gnss import ubx as gnss
 
 LOS_HEADER = "gps_time,seq,channel,re,im,delay_s,snr_db"
@@ -43,13 +43,13 @@ MAX_ARRAY_EXTENT_M = 50.0    # positions spanning more are a units mistake (mm f
 
 # ---------------------------------------------------------------- positions
 def read_gnss(path, role):
-    """Fixes and a decoder (None for .pos) from a UBX log or an RTKLIB .pos file."""
-    p = os.fspath(path)
-    if not os.path.isfile(p):
-        raise UserError(f"GNSS file '{p}' not found")
-    if p.lower().endswith(".pos"):
-        return rtklib.read_pos(p, role), None
-    return gnss.read_ubx_file(p, role)
+    """Fixes and a decoder (None for RTKLIB) from a UBX log or an RTKLIB .pos file,
+    told apart by content; no usable fix is one line saying why (gnss.reader)."""
+    fixes, _, dec = reader.read_fixes(path, role)
+    why = reader.no_fix_reason(path, fixes, dec)
+    if why:
+        raise UserError(f"{path}: {why}")
+    return fixes, dec
 
 
 def median_position(fixes):

@@ -32,8 +32,12 @@ def add_gnss(sub):
     lg.set_defaults(func=_cmd_gnss_log)
     cf = gsub.add_parser(
         "config", help="apply a u-center configuration file",
-        description="Apply a u-center configuration file (CFG-VALGET lines, e.g. the thesis's "
-                    "GNSS_Configuration.txt) as CFG-VALSET messages, waiting for each ACK.")
+        description="Apply a u-center configuration file, waiting for each ACK: a u-blox 9 "
+                    "file (MON-VER and CFG-VALGET lines, e.g. the thesis's "
+                    "GNSS_Configuration.txt) as CFG-VALSET messages for --layers; a u-blox 8 "
+                    "file (CFG-PRT - 06 00 ... lines) as those messages; a 'Config changes "
+                    "format version 1.0' file ([set]/[del]) or a u-center 2 .ucf file (JSON "
+                    "CFG-ITEM) as CFG-VALSET/CFG-VALDEL in the layers it names.")
     cf.add_argument("file")
     cf.add_argument("--port", help="serial device (not needed with --dry-run)")
     cf.add_argument("--baud", type=int, default=38400)
@@ -42,13 +46,15 @@ def add_gnss(sub):
     cf.add_argument("--dry-run", action="store_true", help="print what would be sent")
     cf.set_defaults(func=_cmd_gnss_config)
     cv = gsub.add_parser(
-        "convert", help="UBX log -> CSV of fixes",
+        "convert", help="UBX log or RTKLIB .pos -> CSV of fixes",
         description="One row per navigation epoch: " + ", ".join(
             ["gps_time (GPS timescale, s since 1970)", "utc (ISO 8601)", "lat, lon (deg)",
              "height (m above the WGS84 ellipsoid)", "fix_type (0 none ... 3 3D, 4 GNSS+DR)",
              "carr_soln (0 none, 1 float, 2 fixed)", "h_acc, v_acc (m)", "num_sv",
              "hp (1: NAV-HPPOSLLH precision)", "role", "host_time (UTC, from the .idx)"]))
-    cv.add_argument("file", help="UBX log (a .idx beside it adds host times)")
+    cv.add_argument("file", help="UBX log (NAV-PVT, or NAV-SOL/NAV-POSLLH of older receivers; "
+                                 "a .idx beside it adds host times) or RTKLIB .pos (told "
+                                 "apart by content); no fix in it: exit 2 with the reason")
     cv.add_argument("--out", required=True, help="CSV file to write")
     cv.add_argument("--role", choices=("tx", "rx", ""), default="")
     cv.set_defaults(func=_cmd_gnss_convert)
@@ -82,16 +88,12 @@ def _cmd_gnss_log(args):
 
 def _cmd_gnss_config(args):
     from ..gnss import config as ubxconfig
-    values = ubxconfig.read_ucenter(args.file)
+    cfg = ubxconfig.read_config(args.file)
     layers = [x.strip().lower() for x in args.layers.split(",") if x.strip()]
-    frames = ubxconfig.valset_frames(values, layers)
+    ubxconfig.layer_mask(layers)
+    frames = cfg.frames(layers)
     if args.dry_run:
-        print(f"{args.file}: {len(values)} keys in {len(frames)} CFG-VALSET messages "
-              f"for layers {'+'.join(layers)}")
-        for kid, val in values.items():
-            print(f"  {ubxconfig.key_name(kid)} = {ubxconfig.decoded_value(kid, val)}")
-        for i, fr in enumerate(frames):
-            print(f"  message {i + 1}: {fr.hex(' ')}")
+        _print_config(cfg, layers, frames)
         return 0
     if not args.port:
         raise UserError("--port is needed to apply a configuration (or use --dry-run)")
@@ -107,18 +109,58 @@ def _cmd_gnss_config(args):
         if r != "ack":
             print(f"arraycal gnss config: message {i + 1} of {len(results)}: {r}")
     print(f"arraycal gnss config: {acks}/{len(results)} messages acknowledged "
-          f"({len(values)} keys)")
+          f"({_config_summary(cfg)})")
     if acks != len(results):
         raise UserError(f"the receiver did not acknowledge {len(results) - acks} message(s)")
     return 0
 
 
+def _config_summary(cfg):
+    if cfg.format == "gen9":
+        return f"{len(cfg.values)} keys"
+    if cfg.format == "m8":
+        return f"{len(cfg.messages)} u-blox 8 messages"
+    return f"{len(cfg.sets)} values set, {len(cfg.deletes)} deleted"
+
+
+def _print_config(cfg, layers, frames):
+    from ..gnss import config as ubxconfig
+    where = f" (written by {cfg.receiver})" if cfg.receiver else ""
+    if cfg.format == "gen9":
+        print(f"{cfg.path}: u-blox 9 CFG-VALGET file{where}: {len(cfg.values)} keys in "
+              f"{len(frames)} CFG-VALSET messages for layers {'+'.join(layers)}")
+    elif cfg.format == "m8":
+        print(f"{cfg.path}: u-blox 8 configuration{where}: {len(cfg.messages)} messages, "
+              "sent as they are (--layers does not apply)")
+        for name, c, i, p in cfg.messages:
+            print(f"  {name} ({c:02X} {i:02X}, {len(p)} bytes)")
+    else:
+        kind = "config changes format 1.0" if cfg.format == "changes-1.0" else \
+            "u-center 2 configuration (.ucf)"
+        print(f"{cfg.path}: {kind}: {_config_summary(cfg)}, in "
+              f"{len(frames)} messages, each in the layer the file names (--layers does not "
+              "apply)")
+    for layer, kid, val in cfg.items():
+        kind, size = ubxconfig.key_type(kid)
+        lay = f"{layer.upper() if layer != 'flash' else 'Flash':5s} " if layer else ""
+        head = f"  {lay}{ubxconfig.display_name(kid)} (0x{kid:08x}, {kind}{size})"
+        if val is None:
+            print(f"{head} deleted")
+        else:
+            print(f"{head} = {ubxconfig.format_value(kid, val)}")
+    for i, fr in enumerate(frames):
+        print(f"  message {i + 1}: {fr.hex(' ')}")
+
+
 def _cmd_gnss_convert(args):
-    from ..gnss import ubx as gnss
-    fixes, dec = gnss.read_ubx_file(args.file, args.role)
+    from ..gnss import reader, ubx as gnss
+    fixes, summary, dec = reader.read_fixes(args.file, args.role)
+    why = reader.no_fix_reason(args.file, fixes, dec)
+    if why:
+        raise UserError(f"{args.file}: no position fix ({summary}): {why}")
     try:
         gnss.write_csv(fixes, args.out)
     except OSError as e:
         raise UserError(f"cannot write '{args.out}': {e.strerror}") from None
-    print(f"{args.file}: {dec.stats.summary()} -> {args.out}")
+    print(f"{args.file}: {summary} -> {args.out}")
     return 0

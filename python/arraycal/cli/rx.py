@@ -39,6 +39,11 @@ def add_rx(sub):
                    help="override GPS - rx_time (s); default follows --sync")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--record", action="store_true", help="also record OUT/recording.sigmf-*")
+    p.add_argument("--record-format", choices=("cf32", "ci16"), default="cf32",
+                   help="--record samples: cf32 (complex float32, 8 bytes per sample and "
+                        "channel) or ci16 (int16 I/Q at full scale 32767 as UHD's sc16: half "
+                        "the disk, lossless for a USRP's 16-bit samples; beyond +-1.0 "
+                        "saturates)")
     p.add_argument("--duration", type=eng_float, default=0.0,
                    help="stop after this many seconds of samples (default: Ctrl-C)")
     p.add_argument("--idle-stop", type=eng_float, default=3.0,
@@ -87,7 +92,8 @@ def _cmd_rx(args):
     tb.msg_connect(chain, "los", logger, "los")
     if args.record:
         rec = sigmf_sink(os.path.join(args.out, "recording"), args.channels, args.rate,
-                         args.freq, args.gain, [args.serial] if args.serial else [], offset)
+                         args.freq, args.gain, [args.serial] if args.serial else [], offset,
+                         datatype={"cf32": "cf32_le", "ci16": "ci16_le"}[args.record_format])
         for c in range(args.channels):
             tb.connect((src, c), (rec, c))
     live = None

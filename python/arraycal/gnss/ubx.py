@@ -54,7 +54,11 @@ class UbxStats:
     hp_merged: int = 0       # ... with NAV-HPPOSLLH precision
     no_time: int = 0         # NAV-PVT epochs without a usable time
     leap_seconds: int = None
-    leap_source: str = "table"
+    leap_source: str = ""     # NAV-TIMEGPS, NAV-TIMELS, else timeutil.LEAP_SOURCE
+
+    def __post_init__(self):
+        if not self.leap_source:
+            self.leap_source = timeutil.LEAP_SOURCE
 
     def summary(self):
         s = (f"{self.frames} UBX frames, {self.fixes} fixes ({self.hp_merged} high-precision)")
@@ -155,27 +159,40 @@ class Fix:
                 "num_sv": self.num_sv, "role": self.role}
 
 
+EPOCH_MESSAGES = ("NAV-PVT", "NAV-HPPOSLLH", "NAV-SOL", "NAV-POSLLH", "NAV-STATUS")
+
+
 class FixAssembler:
-    """Turns decoded UBX messages into Fix records, one per navigation epoch."""
+    """Turns decoded UBX messages into Fix records, one per navigation epoch.
+
+    An epoch is the messages of one iTOW. NAV-PVT (+ NAV-HPPOSLLH) makes the
+    fix when present; without it (older u-blox 8 logs) NAV-POSLLH gives the
+    position and NAV-SOL or NAV-STATUS the fix type, or NAV-SOL alone both
+    (its ECEF position). The GPS week comes from NAV-TIMEGPS or NAV-SOL (the
+    week in which the epoch's time of week lies closest to theirs, so a week
+    rollover between them is handled), else from NAV-PVT's UTC date.
+    """
 
     def __init__(self, role="", stats=None):
         self.role = role
         self.stats = stats or UbxStats()
         self.leap = None
         self.week = None
+        self._week_ref = None  # GPS time of the last message that carried a week
         self._itow = None
-        self._pvt = None
-        self._hp = None
+        self._msgs = {}
         self._host = None
         self.tim_tp = []  # (host_time, message) of every TIM-TP
+        self.seen = {}    # identity -> count, for the "why no fix" hint
 
     def add(self, msg, host_time=None):
         ident = getattr(msg, "identity", "")
+        self.seen[ident] = self.seen.get(ident, 0) + 1
         if ident == "NAV-TIMEGPS":
             if getattr(msg, "leapSValid", 0):
                 self._set_leap(msg.leapS, "NAV-TIMEGPS")
             if getattr(msg, "weekValid", 0):
-                self.week = msg.week
+                self._set_week(msg.week, msg.iTOW)
             return []
         if ident == "NAV-TIMELS":
             if getattr(msg, "validCurrLs", 0):
@@ -184,19 +201,17 @@ class FixAssembler:
         if ident == "TIM-TP":
             self.tim_tp.append((host_time, msg))
             return []
-        if ident not in ("NAV-PVT", "NAV-HPPOSLLH"):
+        if ident not in EPOCH_MESSAGES:
             return []
         out = []
         if self._itow is not None and msg.iTOW != self._itow:
             out += self._complete()
         self._itow = msg.iTOW
-        if ident == "NAV-PVT":
-            self._pvt = msg
+        if ident == "NAV-SOL" and getattr(msg, "wknSet", 0):
+            self._set_week(msg.week, msg.iTOW)
+        self._msgs[ident] = msg
+        if self._host is None or ident == "NAV-PVT":
             self._host = host_time
-        else:
-            self._hp = msg
-            if self._host is None:
-                self._host = host_time
         return out
 
     def flush(self):
@@ -207,36 +222,78 @@ class FixAssembler:
         self.stats.leap_seconds = self.leap
         self.stats.leap_source = source
 
-    def _complete(self):
-        pvt, hp, host = self._pvt, self._hp, self._host
-        self._itow = self._pvt = self._hp = self._host = None
-        if pvt is None:
-            return []  # an HP epoch without NAV-PVT: no fix type, no fix
-        tow = pvt.iTOW / 1000.0
-        week = self.week
-        if week is None:
-            if not (getattr(pvt, "validDate", 0) and getattr(pvt, "validTime", 0)):
-                self.stats.no_time += 1
-                return []
-            import calendar
-            import datetime as dt
+    def _set_week(self, week, itow):
+        self.week = int(week)
+        self._week_ref = timeutil.gps_from_week_tow(int(week), itow / 1000.0)
+
+    def _week_for(self, tow, pvt):
+        if self._week_ref is not None:
+            return timeutil.resolve_week(tow, self._week_ref)
+        if pvt is None or not (getattr(pvt, "validDate", 0) and getattr(pvt, "validTime", 0)):
+            return None
+        import calendar
+        import datetime as dt
+        try:
             utc = calendar.timegm(dt.datetime(pvt.year, pvt.month, pvt.day, pvt.hour,
                                               pvt.min, pvt.second).timetuple())
-            utc += pvt.nano * 1e-9
-            week = timeutil.resolve_week(tow, timeutil.utc_to_gps(utc, self.leap))
-        fix = Fix(gps_time=timeutil.gps_from_week_tow(week, tow), lat=float(pvt.lat),
-                  lon=float(pvt.lon), height=pvt.height / 1000.0, fix_type=int(pvt.fixType),
-                  carr_soln=int(pvt.carrSoln), h_acc=pvt.hAcc / 1000.0,
-                  v_acc=pvt.vAcc / 1000.0, num_sv=int(pvt.numSV), role=self.role,
-                  gnss_fix_ok=bool(getattr(pvt, "gnssFixOk", 1)), host_time=host)
-        if hp is not None and not getattr(hp, "invalidLlh", 0):
-            fix.lat, fix.lon = float(hp.lat), float(hp.lon)
-            fix.height = float(hp.height) / 1000.0
-            fix.h_acc, fix.v_acc = float(hp.hAcc) / 1000.0, float(hp.vAcc) / 1000.0
-            fix.hp = True
-            self.stats.hp_merged += 1
+        except ValueError:  # a date the receiver flagged valid but is not
+            return None
+        utc += pvt.nano * 1e-9
+        return timeutil.resolve_week(tow, timeutil.utc_to_gps(utc, self.leap))
+
+    def _complete(self):
+        m, host, itow = self._msgs, self._host, self._itow
+        self._itow, self._msgs, self._host = None, {}, None
+        if itow is None:
+            return []
+        pvt, hp = m.get("NAV-PVT"), m.get("NAV-HPPOSLLH")
+        sol, posllh, status = m.get("NAV-SOL"), m.get("NAV-POSLLH"), m.get("NAV-STATUS")
+        if pvt is None and sol is None and not (posllh is not None and status is not None):
+            return []  # no fix type in this epoch (HP or POSLLH alone): no fix
+        tow = itow / 1000.0
+        week = self._week_for(tow, pvt)
+        if week is None:
+            self.stats.no_time += 1
+            return []
+        t = timeutil.gps_from_week_tow(week, tow)
+        if pvt is not None:
+            fix = Fix(gps_time=t, lat=float(pvt.lat), lon=float(pvt.lon),
+                      height=pvt.height / 1000.0, fix_type=int(pvt.fixType),
+                      carr_soln=int(pvt.carrSoln), h_acc=pvt.hAcc / 1000.0,
+                      v_acc=pvt.vAcc / 1000.0, num_sv=int(pvt.numSV), role=self.role,
+                      gnss_fix_ok=bool(getattr(pvt, "gnssFixOk", 1)), host_time=host)
+            if hp is not None and not getattr(hp, "invalidLlh", 0):
+                fix.lat, fix.lon = float(hp.lat), float(hp.lon)
+                fix.height = float(hp.height) / 1000.0
+                fix.h_acc, fix.v_acc = float(hp.hAcc) / 1000.0, float(hp.vAcc) / 1000.0
+                fix.hp = True
+                self.stats.hp_merged += 1
+        else:
+            fix = self._legacy_fix(t, sol, posllh, status, host)
         self.stats.fixes += 1
         return [fix]
+
+    def _legacy_fix(self, t, sol, posllh, status, host):
+        """A fix from the u-blox 8 messages: NAV-SOL and/or NAV-POSLLH (+ NAV-STATUS)."""
+        kind = sol if sol is not None else status
+        fix_type = int(kind.gpsFix)
+        ok = bool(sol.gpsfixOK if sol is not None else status.gpsFixOk)
+        num_sv = int(sol.numSV) if sol is not None else 0
+        if posllh is not None:
+            lat, lon = float(posllh.lat), float(posllh.lon)
+            h = posllh.height / 1000.0
+            h_acc, v_acc = posllh.hAcc / 1000.0, posllh.vAcc / 1000.0
+        else:
+            import pymap3d
+            lat, lon, h = pymap3d.ecef2geodetic(sol.ecefX / 100.0, sol.ecefY / 100.0,
+                                                sol.ecefZ / 100.0)
+            lat, lon, h = float(lat), float(lon), float(h)
+            h_acc = v_acc = sol.pAcc / 100.0  # 3D accuracy: an upper bound of both
+        # NAV-STATUS (protocol 20+) says whether a carrier solution was used
+        carr = int(getattr(status, "carrSoln", 0)) if status is not None else 0
+        return Fix(gps_time=t, lat=lat, lon=lon, height=h, fix_type=fix_type, carr_soln=carr,
+                   h_acc=h_acc, v_acc=v_acc, num_sv=num_sv, role=self.role, gnss_fix_ok=ok,
+                   host_time=host)
 
 
 def decode(raw):

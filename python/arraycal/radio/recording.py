@@ -2,12 +2,20 @@
 # Copyright 2026 gr-arraycal authors.
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-"""SigMF multi-channel recordings: read (streaming, bounded memory) and write.
+"""SigMF multi-channel recordings: read (streaming, bounded memory, in C++) and write.
 
-cf32_le samples, core:num_channels channels interleaved, core:sample_rate,
-and per capture core:frequency and core:datetime (UTC of the capture's first
-sample). A recorder starts a new capture after every gap (a USRP overflow):
-the source below tags each capture start with rx_time, so the receive chain
+Datatypes cf32_le, ci16_le and ci8, core:num_channels channels interleaved,
+core:sample_rate, and per capture core:frequency and core:datetime (UTC of
+the capture's first sample). Integers are complex float times their full
+scale, 32767 (ci16) and 127 (ci8): UHD's sc16/sc8 wire formats, so a USRP's
+fc32 stream recorded as ci16 (half the disk of cf32) reads back exactly.
+core:offset is the sample index of the data file's first sample (all
+indices absolute, as the SigMF spec says); a capture's core:header_bytes are
+non-sample bytes in front of its samples (Non-Conforming Datasets, with
+core:dataset naming the data file and core:trailing_bytes ignored at its end).
+
+A recorder starts a new capture after every gap (a USRP overflow): the
+source below tags each capture start with rx_time, so the receive chain
 re-anchors time there. Extension 'arraycal': gain_db, serials.
 """
 
@@ -16,7 +24,6 @@ import os
 from dataclasses import dataclass, field
 
 import numpy as np
-import pmt
 from gnuradio import gr
 
 from .. import timeutil
@@ -24,14 +31,19 @@ from ..errors import UserError
 from ..fileio import atomic_write_json
 
 DATATYPE = "cf32_le"
-SAMPLE_BYTES = 8
+SAMPLE_BYTES = {"cf32_le": 8, "ci16_le": 4, "ci8": 2}   # one complex sample of one channel
+FULL_SCALE = {"cf32_le": 1.0, "ci16_le": 32767.0, "ci8": 127.0}
+_INT_TYPES = {"ci16_le": "<i2", "ci8": "i1"}
 
 
 @dataclass
 class Capture:
-    sample_start: int
+    sample_start: int           # absolute sample index (core:sample_start)
     frequency: float
     utc: float
+    header_bytes: int = 0
+    byte_offset: int = 0        # of its first sample in the data file
+    samples: int = 0            # sample times in it
 
 
 @dataclass
@@ -45,6 +57,8 @@ class Recording:
     trailing_bytes: int         # bytes of an incomplete last sample group
     gain_db: float = None
     serials: list = field(default_factory=list)
+    datatype: str = DATATYPE
+    offset: int = 0             # core:offset: absolute index of the file's first sample
 
     @property
     def frequency(self):
@@ -59,6 +73,12 @@ def _fail(path, what):
     raise UserError(f"recording {path}: {what}")
 
 
+def _uint(meta_path, where, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        _fail(meta_path, f"{where} must be a whole number >= 0, not {value!r}")
+    return value
+
+
 def open_recording(meta_path):
     """Read and check a SigMF recording's metadata (data file size included)."""
     meta_path = os.fspath(meta_path)
@@ -71,6 +91,10 @@ def open_recording(meta_path):
             meta = json.load(f)
     except json.JSONDecodeError as e:
         _fail(meta_path, f"metadata is not valid JSON (line {e.lineno})")
+    except (UnicodeDecodeError, OSError) as e:
+        _fail(meta_path, f"cannot read the metadata ({e})")
+    if not isinstance(meta, dict):
+        _fail(meta_path, "metadata is not a JSON object")
     try:
         from sigmf import SigMFFile
         SigMFFile(metadata=meta, skip_checksum=True).validate()
@@ -78,14 +102,17 @@ def open_recording(meta_path):
         _fail(meta_path, f"not valid SigMF ({' '.join(str(e).split())[:160]})")
     g = meta.get("global", {})
     dt = g.get("core:datatype")
-    if dt != DATATYPE:
-        _fail(meta_path, f"datatype {dt}; arraycal reads {DATATYPE} (complex float32)")
+    if dt not in SAMPLE_BYTES:
+        _fail(meta_path, f"datatype {dt}; arraycal reads {', '.join(SAMPLE_BYTES)} "
+                         "(complex float32, int16, int8)")
     rate = g.get("core:sample_rate")
-    if not isinstance(rate, (int, float)) or not rate > 0:
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0 \
+            or not np.isfinite(rate):
         _fail(meta_path, "core:sample_rate missing or not positive")
-    nch = int(g.get("core:num_channels", 1))
+    nch = _uint(meta_path, "core:num_channels", g.get("core:num_channels", 1))
     if nch < 1:
         _fail(meta_path, "core:num_channels must be >= 1")
+    offset = _uint(meta_path, "core:offset", g.get("core:offset", 0) or 0)
     caps = []
     for i, c in enumerate(meta.get("captures", [])):
         if "core:datetime" not in c:
@@ -94,9 +121,14 @@ def open_recording(meta_path):
             _fail(meta_path, f"capture {i} has no core:frequency")
         try:
             utc = timeutil.parse_utc(c["core:datetime"])
-        except ValueError as e:
+        except (ValueError, TypeError, OverflowError) as e:
             _fail(meta_path, f"capture {i}: {e}")
-        caps.append(Capture(int(c.get("core:sample_start", 0)), float(c["core:frequency"]), utc))
+        start = _uint(meta_path, f"capture {i} core:sample_start", c.get("core:sample_start", 0))
+        if start < offset:
+            _fail(meta_path, f"capture {i} starts at sample {start}, before core:offset "
+                             f"{offset} (the index of the data file's first sample)")
+        hb = _uint(meta_path, f"capture {i} core:header_bytes", c.get("core:header_bytes", 0))
+        caps.append(Capture(start, float(c["core:frequency"]), utc, hb))
     if not caps:
         _fail(meta_path, "no captures")
     if any(b.sample_start <= a.sample_start for a, b in zip(caps, caps[1:])):
@@ -104,71 +136,91 @@ def open_recording(meta_path):
     freqs = {c.frequency for c in caps}
     if len(freqs) > 1:
         _fail(meta_path, f"captures at {len(freqs)} frequencies; calibrate one frequency at a time")
-    data_path = meta_path[:-len(".sigmf-meta")] + ".sigmf-data"
+    dataset = g.get("core:dataset")
+    if dataset:
+        data_path = os.path.join(os.path.dirname(meta_path), os.path.basename(str(dataset)))
+    else:
+        data_path = meta_path[:-len(".sigmf-meta")] + ".sigmf-data"
     if not os.path.isfile(data_path):
         _fail(meta_path, f"data file {os.path.basename(data_path)} not found")
-    size = os.path.getsize(data_path) - int(g.get("core:offset", 0) or 0)
-    group = SAMPLE_BYTES * nch
-    samples, trailing = divmod(max(0, size), group)
-    if caps[-1].sample_start >= samples:
-        _fail(meta_path, f"capture at sample {caps[-1].sample_start} starts beyond the data "
-                         f"({samples} samples per channel)")
+    group = SAMPLE_BYTES[dt] * nch
+    end = os.path.getsize(data_path) - _uint(meta_path, "core:trailing_bytes",
+                                             g.get("core:trailing_bytes", 0) or 0)
+    # capture i's samples follow its header bytes; the headers of all captures so far
+    # lie in front of it (SigMF spec, core:header_bytes)
+    headers = 0
+    for i, c in enumerate(caps):
+        headers += c.header_bytes
+        c.byte_offset = headers + (c.sample_start - offset) * group
+        if i + 1 < len(caps):
+            c.samples = caps[i + 1].sample_start - c.sample_start
+            if c.byte_offset + c.samples * group > end:
+                _fail(meta_path, f"the data file ends inside capture {i} (it should hold "
+                                 f"{c.samples} samples from byte {c.byte_offset})")
+    last = caps[-1]
+    if last.byte_offset >= end:
+        _fail(meta_path, f"capture at sample {last.sample_start} starts beyond the data "
+                         f"(byte {last.byte_offset} of {max(0, end)})")
+    last.samples, trailing = divmod(end - last.byte_offset, group)
+    samples = sum(c.samples for c in caps)
+    if samples == 0:
+        _fail(meta_path, "the data file holds no whole sample")
     return Recording(meta_path, data_path, float(rate), nch, caps, samples, trailing,
-                     g.get("arraycal:gain_db"), list(g.get("arraycal:serials") or []))
+                     g.get("arraycal:gain_db"), list(g.get("arraycal:serials") or []), dt,
+                     offset)
 
 
-class sigmf_source(gr.sync_block):
+class _progress_tap(gr.sync_block):
+    """Calls progress(samples so far) once per buffer (not per sample) and consumes it."""
+
+    def __init__(self, progress):
+        gr.sync_block.__init__(self, name="sigmf_progress", in_sig=[np.complex64],
+                               out_sig=None)
+        self.progress = progress
+
+    def work(self, input_items, output_items):
+        n = len(input_items[0])
+        self.progress(self.nitems_read(0) + n)
+        return n
+
+
+class sigmf_source(gr.hier_block2):
     """Streams a multi-channel SigMF recording, rx_time-tagged at every capture.
 
-    rx_time is the capture's core:datetime (UTC): give the receive chain a
-    GPS - rx_time offset of the leap seconds. Reads in bounded chunks; an
-    incomplete last sample group (a truncated file) is ignored, and
-    `truncated` says so.
+    The C++ sigmf_file_source reads and converts (cf32_le, ci16_le, ci8); no
+    Python runs per sample. rx_time is the capture's core:datetime (UTC): give
+    the receive chain a GPS - rx_time offset of the leap seconds. An incomplete
+    last sample group (a truncated file) is ignored, and `truncated` says so.
+    progress(samples) is called once per buffer; it may block (back-pressure).
     """
 
     def __init__(self, recording, progress=None):
         rec = recording if isinstance(recording, Recording) else open_recording(recording)
-        gr.sync_block.__init__(self, name="sigmf_source", in_sig=None,
-                               out_sig=[np.complex64] * rec.num_channels)
+        gr.hier_block2.__init__(self, "sigmf_source", gr.io_signature(0, 0, 0),
+                                gr.io_signature(rec.num_channels, rec.num_channels,
+                                                gr.sizeof_gr_complex))
+        from ..arraycal_python import sigmf_file_source
         self.rec = rec
-        self._f = open(rec.data_path, "rb")
-        self._f.seek(0)
-        self._pos = 0
-        self.progress = progress
         self.truncated = rec.trailing_bytes > 0
-        self._key = pmt.intern("rx_time")
-        self._caps = list(rec.captures)
+        caps = [c for c in rec.captures if c.samples > 0]
+        secs = [int(c.utc // 1) for c in caps]
+        try:
+            self.file = sigmf_file_source(rec.data_path, rec.datatype, rec.num_channels,
+                                          [c.byte_offset for c in caps],
+                                          [c.samples for c in caps], secs,
+                                          [c.utc - s for c, s in zip(caps, secs)])
+        except (RuntimeError, ValueError) as e:
+            raise UserError(f"recording {rec.meta_path}: {e}") from None
         for c in range(rec.num_channels):
-            self.set_min_output_buffer(c, 1 << 16)
+            self.file.set_min_output_buffer(c, 1 << 16)
+            self.connect((self.file, c), (self, c))
+        self.tap = None
+        if progress:
+            self.tap = _progress_tap(progress)
+            self.connect((self.file, 0), self.tap)
 
-    def work(self, input_items, output_items):
-        n = min(len(output_items[0]), self.rec.samples - self._pos)
-        if n <= 0:
-            return -1  # WORK_DONE
-        nch = self.rec.num_channels
-        data = np.fromfile(self._f, dtype=np.complex64, count=n * nch)
-        if data.size < n * nch:  # the file shrank under us
-            n = data.size // nch
-            if n == 0:
-                return -1
-            data = data[:n * nch]
-        data = data.reshape(n, nch)
-        for c in range(nch):
-            output_items[c][:n] = data[:, c]
-        while self._caps and self._caps[0].sample_start < self._pos + n:
-            cap = self._caps.pop(0)
-            whole = int(cap.utc // 1)
-            t = pmt.make_tuple(pmt.from_uint64(whole), pmt.from_double(cap.utc - whole))
-            for c in range(nch):
-                self.add_item_tag(c, cap.sample_start, self._key, t)
-        self._pos += n
-        if self.progress:
-            self.progress(self._pos)
-        return n
-
-    def stop(self):
-        self._f.close()
-        return True
+    def samples_read(self):
+        return self.file.samples_read()
 
 
 class RecordingWriter:
@@ -180,16 +232,20 @@ class RecordingWriter:
     """
 
     def __init__(self, base, sample_rate, num_channels, frequency, gain_db=None, serials=(),
-                 description="", hw=""):
+                 description="", hw="", datatype=DATATYPE):
         base = os.fspath(base)
         for suffix in (".sigmf-meta", ".sigmf-data", ".sigmf"):
             if base.endswith(suffix):
                 base = base[:-len(suffix)]
         self.meta_path, self.data_path = base + ".sigmf-meta", base + ".sigmf-data"
         self.rate, self.nch, self.freq = float(sample_rate), int(num_channels), float(frequency)
+        if datatype not in SAMPLE_BYTES:
+            raise ValueError(f"datatype {datatype}: use {', '.join(SAMPLE_BYTES)}")
+        self.datatype = datatype
         self.captures = []
         self.samples = 0
-        g = {"core:datatype": DATATYPE, "core:sample_rate": self.rate,
+        self.clipped = 0  # integer samples beyond full scale, saturated
+        g = {"core:datatype": datatype, "core:sample_rate": self.rate,
              "core:num_channels": self.nch, "core:version": "1.2.0",
              "core:recorder": "gr-arraycal",
              "core:extensions": [{"name": "arraycal", "version": "1.0.0", "optional": True}]}
@@ -217,7 +273,18 @@ class RecordingWriter:
             raise ValueError(f"need ({self.nch}, n) samples")
         if not self.captures:
             raise ValueError("start a capture before writing samples")
-        self._f.write(np.ascontiguousarray(s.T).tobytes())
+        inter = np.ascontiguousarray(s.T)
+        if self.datatype == DATATYPE:
+            self._f.write(inter.tobytes())
+        else:
+            # full scale as UHD's wire formats; beyond it saturate (and count) rather than wrap
+            lim = FULL_SCALE[self.datatype]
+            x = inter.view(np.float32) * np.float32(lim)
+            over = np.abs(x) > lim
+            if over.any():
+                self.clipped += int(over.sum())
+                np.clip(x, -lim - 1, lim, out=x)
+            self._f.write(np.rint(x).astype(_INT_TYPES[self.datatype]).tobytes())
         self.samples += s.shape[1]
 
     def _write_meta(self):

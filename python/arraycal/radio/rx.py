@@ -95,10 +95,12 @@ class sigmf_sink(gr.sync_block):
     leap seconds); captures are stamped in UTC as SigMF wants."""
 
     def __init__(self, base, num_chans, samp_rate, freq, gain_db=None, serials=(),
-                 time_offset=0.0, leap=timeutil.DEFAULT_LEAP_SECONDS):
+                 time_offset=0.0, leap=timeutil.DEFAULT_LEAP_SECONDS, datatype="cf32_le"):
         gr.sync_block.__init__(self, name="sigmf_sink", in_sig=[np.complex64] * num_chans,
                                out_sig=None)
-        self.w = RecordingWriter(base, samp_rate, num_chans, freq, gain_db, serials)
+        # datatype ci16_le: half the disk; full scale 32767 as UHD's sc16 (recording.py)
+        self.w = RecordingWriter(base, samp_rate, num_chans, freq, gain_db, serials,
+                                 datatype=datatype)
         self.rate = float(samp_rate)
         self.to_gps = float(time_offset)
         self.leap = leap
