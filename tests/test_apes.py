@@ -58,7 +58,8 @@ def test_convention_tone_on_the_grid_returns_its_amplitude():
 
 
 def test_single_tap_los_amplitude_and_phase(rng):
-    # stated: |gain error| < 1 % and phase < 0.5 deg at 20 dB per bin
+    # stated: |gain error| < 1 % and phase < 0.5 deg at 20 dB per bin; achieved (the
+    # rng fixture's seed): 0.76 %, 0.25 deg, 0.003 samples at worst
     for L in (200, 320):
         los = arraycal.cir_los(K, 2)
         los.set_apes(L)
@@ -93,11 +94,15 @@ def rms(v):
 def test_close_reflection_apes_beats_the_fft():
     # a reflection 0.5 samples behind the LoS, 6 dB weaker, 30 dB per bin:
     # stated margins: APES's LoS gain error RMS is at most 1/4 of the FFT's
-    # with L = 320, at most 0.6 of it with the thesis's L = 200; phase likewise
-    for L, margin in ((320, 0.25), (200, 0.6)):
+    # with L = 320, at most 0.6 of it with the thesis's L = 200 (achieved, seed 11:
+    # 0.086 and 0.52); its phase error RMS is far smaller still (achieved 0.017 and
+    # 0.17 of the FFT's; bounds about 3x)
+    for L, margin, phase_margin in ((320, 0.25, 0.05), (200, 0.6, 0.5)):
         ea, ef, pa, pf = two_tap_errors(L, 0.5, 30)
+        print(f"two taps 0.5 apart, L={L}: APES/FFT error RMS gain {rms(ea) / rms(ef):.4f} "
+              f"phase {rms(pa) / rms(pf):.4f}")
         assert rms(ea) < margin * rms(ef), (L, rms(ea), rms(ef))
-        assert rms(pa) < margin * rms(pf), (L, rms(pa), rms(pf))
+        assert rms(pa) < phase_margin * rms(pf), (L, rms(pa), rms(pf))
     # and the FFT cannot separate them at all: its error is the leak
     assert rms(ef) > 0.25
 
@@ -105,14 +110,17 @@ def test_close_reflection_apes_beats_the_fft():
 def test_measured_resolution_limit():
     # stated resolution limit (median LoS error <= 0.05 against a reflection
     # 6 dB weaker, 30 dB per bin): 0.4 samples with L = 320, 0.3 with L = K/2;
-    # the FFT's error at those separations stays above 0.3 (~1 sample limit)
+    # the FFT's error at those separations stays above 0.3 (~1 sample limit).
+    # Achieved (seed 11): 0.035 at 0.4 (L = 320), 0.013 at 0.3 (L = 638), FFT 0.42, 0.45
     ea, ef, _, _ = two_tap_errors(320, 0.4, 30, trials=20)
+    print(f"median LoS error, L=320 at 0.4: {np.median(ea):.4f} (FFT {np.median(ef):.4f})")
     assert np.median(ea) < 0.06 and np.median(ef) > 0.3
     ea, ef, _, _ = two_tap_errors(638, 0.3, 30, trials=20)
-    assert np.median(ea) < 0.05 and np.median(ef) > 0.3
-    # below the limit APES no longer separates the paths either
+    print(f"median LoS error, L=638 at 0.3: {np.median(ea):.4f} (FFT {np.median(ef):.4f})")
+    assert np.median(ea) < 0.04 and np.median(ef) > 0.3
+    # below the limit APES no longer separates the paths either (achieved 0.36)
     ea, _, _, _ = two_tap_errors(320, 0.2, 30, trials=20)
-    assert np.median(ea) > 0.1
+    assert np.median(ea) > 0.12
 
 
 def test_zeros_give_zeros():
@@ -156,6 +164,7 @@ def test_chain_with_apes_keeps_relative_phase(rng):
     assert len(rel) >= 10
     # each channel's APES estimate carries its own noise (the FFT's leak would
     # be identical on both): mean over frames within 0.25 deg, each within 1.5
+    # (achieved with the rng fixture's seed: 0.14 deg, 0.64 deg, 0.6 % amplitude)
     assert abs(np.degrees(np.angle(np.mean(rel / np.abs(rel))))) < 0.25
     assert np.max(np.abs(np.degrees(np.angle(rel)))) < 1.5
     assert abs(np.mean(np.abs(rel)) - 1) < 0.01
@@ -179,10 +188,11 @@ def test_apes_cir_block_window_and_los(rng):
     for row in out:
         j = np.argmax(np.abs(row))
         assert delays[j] == pytest.approx(d, abs=0.051)
-        assert abs(row[j] / g - 1) < 0.05
-        # the second path shows at its own delay
+        # achieved (rng fixture's seed, 30 dB per bin): 0.21 % gain error at worst
+        assert abs(row[j] / g - 1) < 0.007
+        # the second path shows at its own delay (achieved: 0.9 % off at worst)
         j2 = np.argmin(np.abs(delays - (d + 1.5)))
-        assert abs(row[j2]) == pytest.approx(0.3 * abs(g), rel=0.1)
+        assert abs(row[j2]) == pytest.approx(0.3 * abs(g), rel=0.03)
 
     tb = gr.top_block()
     blk = arraycal.apes_cir(K, 200, "los")
@@ -190,7 +200,8 @@ def test_apes_cir_block_window_and_los(rng):
     tb.connect(blocks.vector_source_c(flat, False, K), blk, snk)
     tb.run()
     gains = np.array(snk.data())
-    assert np.all(np.abs(gains / g - 1) < 0.01)
+    # achieved: 0.22 % and 0.0028 samples at worst (rng fixture's seed)
+    assert np.all(np.abs(gains / g - 1) < 0.007)
     tags = [t for t in snk.tags() if pmt.symbol_to_string(t.key) == "los_delay"]
     assert [t.offset for t in tags] == [0, 1, 2]
     assert all(abs(pmt.to_double(t.value) - d) < 0.01 for t in tags)

@@ -39,6 +39,11 @@ def run(sim, out, **kw):
                    progress=False, log=lambda m: None, store=str(out / "store"), **kw)
 
 
+# achieved (seed 3): worst element 0.0061, 0.0068, 0.0115 deg and 0.0011, 0.0010, 0.0016 dB
+# at 1.3, 3 and 6 GHz (the stated target is 1 deg, 0.1 dB); bounds about 3x
+CHAMBER_BOUNDS = {1.3e9: (0.02, 0.0035), 3e9: (0.02, 0.003), 6e9: (0.035, 0.005)}
+
+
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("freq", [1.3e9, 3e9, 6e9])
 def test_chamber_sweep_recovers_offsets(freq, tmp_path):
@@ -47,8 +52,9 @@ def test_chamber_sweep_recovers_offsets(freq, tmp_path):
                    turntable(5.0, 0.0, 90.0), snr_db=20, gnss_sigma_m=0.001, seed=3)
     s = run(sim, tmp_path / "out")
     for eid, (ph, amp) in errors(s["doc"], sim["truth"]).items():
-        assert ph < 1.0, (eid, ph)      # stated target: < 1 deg
-        assert amp < 0.1, (eid, amp)    # and < 0.1 dB
+        print(f"chamber {freq:g} {eid}: {ph:.4f} deg {amp:.5f} dB")
+        assert ph < CHAMBER_BOUNDS[freq][0], (eid, ph)
+        assert amp < CHAMBER_BOUNDS[freq][1], (eid, amp)
     assert s["doc"]["quality"]["frames_used"] > 4000
 
 
@@ -61,7 +67,9 @@ def test_outdoor_snake_walk_with_rtk_noise_and_ground_reflection(tmp_path):
                    reflection=(-0.3, 1.5), seed=5)
     s = run(sim, tmp_path / "out")
     ph, amp = errors(s["doc"], sim["truth"])["B"]
-    assert ph < 1.0 and amp < 0.1, (ph, amp)
+    print(f"snake: {ph:.4f} deg {amp:.5f} dB")
+    # achieved (seed 5): 0.0154 deg, 0.0082 dB; bounds about 3x
+    assert ph < 0.05 and amp < 0.025, (ph, amp)
     # the report and the LoS log are there
     for f in ("calibration.json", "los.csv", "report.txt", "track.png",
               "offset_vs_time_and_aoa.png", "doa_map.png", "los_vs_time.png"):
@@ -79,13 +87,16 @@ def test_heading_error_needs_the_joint_estimate_at_6_ghz(tmp_path):
                    gnss_sigma_m=0.005, seed=7, file_heading=35.0)
     plain = run(sim, tmp_path / "plain")
     ph_plain = errors(plain["doc"], sim["truth"])["B"][0]
-    assert ph_plain > 10.0   # without the joint estimate the error is large
+    assert ph_plain > 30.0   # without the joint estimate the error is large (achieved 88 deg)
     joint = run(sim, tmp_path / "joint", joint=True)
     ph, amp = errors(joint["doc"], sim["truth"])["B"]
-    assert ph < 2.0, ph
     q = joint["doc"]["quality"]
-    assert q["heading_correction_deg"] == pytest.approx(-5.0, abs=0.5)
-    assert q["heading_std_deg"] < 0.5
+    print(f"heading: plain {ph_plain:.3f} joint {ph:.4f} deg {amp:.5f} dB hc "
+          f"{q['heading_correction_deg']:.4f} std {q['heading_std_deg']:.4f}")
+    # achieved (seed 7): 0.33 deg, heading correction -4.984 deg +- 0.0058; bounds about 3x
+    assert ph < 1.0, ph
+    assert q["heading_correction_deg"] == pytest.approx(-5.0, abs=0.05)
+    assert q["heading_std_deg"] < 0.02
 
 
 @pytest.mark.timeout(600)
@@ -97,7 +108,8 @@ def test_recording_gaps_still_give_the_right_answer(tmp_path):
     assert len(meta["captures"]) == 3
     s = run(sim, tmp_path / "out")
     ph, amp = errors(s["doc"], sim["truth"])["B"]
-    assert ph < 1.0 and amp < 0.1
+    print(f"gaps: {ph:.4f} deg {amp:.5f} dB")
+    assert ph < 0.016 and amp < 0.005  # achieved (seed 9): 0.0052 deg, 0.0014 dB
     q = s["doc"]["quality"]
     assert q["captures"] == 3 and q["frames_dropped_at_gaps"] >= 1
 
@@ -114,7 +126,8 @@ def test_truncated_recording_is_processed_to_its_end_with_a_warning(tmp_path):
     doc = calstore.load(tmp_path / "out" / "calibration.json")
     assert doc["quality"]["truncated_bytes"] > 0
     ph, amp = errors(doc, sim["truth"])["B"]
-    assert ph < 1.0 and amp < 0.1
+    print(f"truncated: {ph:.4f} deg {amp:.5f} dB")
+    assert ph < 0.036 and amp < 0.005  # achieved (seed 11): 0.0119 deg, 0.0014 dB
 
 
 @pytest.mark.timeout(600)
@@ -187,7 +200,10 @@ def test_cal_list_show_export(stored_cal, tmp_path):
     rows = out.read_text().splitlines()
     assert rows[0] == "channel,re,im"
     w1 = complex(float(rows[2].split(",")[1]), float(rows[2].split(",")[2]))
-    assert abs(np.degrees(np.angle(w1 * sim["truth"]["B"]))) < 1.0  # weight undoes the offset
+    print(f"weights: {np.degrees(np.angle(w1 * sim['truth']['B'])):.4f} deg "
+          f"{20 * np.log10(abs(w1 * sim['truth']['B'])):.5f} dB")
+    # the weight undoes the offset: achieved (seed 17) 0.019 deg
+    assert abs(np.degrees(np.angle(w1 * sim["truth"]["B"]))) < 0.06
     assert run_cli("cal", "export", "1", "--store", st, "--format", "csv",
                    "--out", tmp_path / "c.csv").returncode == 0
     assert_one_line_error(run_cli("cal", "show", "99", "--store", st), "no calibration '99'")
@@ -210,8 +226,11 @@ def test_apply_block_corrects_the_channels(stored_cal):
     tb.run()
     a, b = np.array(sinks[0].data()), np.array(sinks[1].data())
     # after the correction the elements agree to the calibration's accuracy
-    assert np.max(np.abs(np.degrees(np.angle(b / a)))) < 1.0
-    assert np.max(np.abs(20 * np.log10(np.abs(b / a)))) < 0.1
+    print(f"apply: {np.max(np.abs(np.degrees(np.angle(b / a)))):.4f} deg "
+          f"{np.max(np.abs(20 * np.log10(np.abs(b / a)))):.5f} dB")
+    # achieved (seed 17): 0.019 deg, 0.0001 dB
+    assert np.max(np.abs(np.degrees(np.angle(b / a)))) < 0.06
+    assert np.max(np.abs(20 * np.log10(np.abs(b / a)))) < 0.0005
 
 
 def test_apply_block_refuses_a_mismatch_and_reloads_at_run_time(stored_cal, tmp_path):

@@ -30,19 +30,25 @@ def offset_errors(doc, truth):
 
 @pytest.mark.timeout(600)
 def test_cli_demo_at_reduced_length_meets_the_truth(tmp_path):
-    # the README's first command, shorter: stated tolerance 0.5 deg, 0.05 dB
+    # the README's first command, shorter: stated tolerance 0.5 deg, 0.05 dB; achieved
+    # (seed 1, printed to 0.001): 0.003 deg, 0.008 dB; bounds about 3x
     p = run_cli("demo", "--duration", "6", "--quiet", "--out", tmp_path / "demo",
                 "--store", tmp_path / "store", timeout=500)
     assert p.returncode == 0, p.stderr
     m = re.search(r"worst error: ([\d.]+) deg, ([\d.]+) dB", p.stdout)
     assert m, p.stdout
-    assert float(m.group(1)) < 0.5 and float(m.group(2)) < 0.05
+    print(f"cli demo: {m.group(1)} deg {m.group(2)} dB")
+    assert float(m.group(1)) < 0.01 and float(m.group(2)) < 0.025
     assert "true amp_dB" in p.stdout
     doc = calstore.load(tmp_path / "demo" / "calibration.json")
     assert doc["simulated"] and doc["array"] == "outdoor-2el"
     assert len(calstore.Store(tmp_path / "store").entries()) == 1
     for f in ("los.csv", "report.txt", "track.png", "tx.ubx", "rx.ubx"):
         assert (tmp_path / "demo" / f).is_file()
+
+
+# achieved (seed 1): turntable 0.139 deg, 0.0013 dB; orbit 0.0074 deg, 0.0012 dB
+DEMO_BOUNDS = {"turntable": (0.42, 0.004), "orbit": (0.025, 0.004)}
 
 
 @pytest.mark.timeout(600)
@@ -54,7 +60,8 @@ def test_demo_scenarios(scenario, elements, freq, method, tmp_path):
     r = run_demo(str(tmp_path / "d"), scenario, freq, 1e6, 5.0, elements, method,
                  store=str(tmp_path / "s"), progress=False)
     ph, db = offset_errors(r["doc"], r["truth"])
-    assert ph < 0.5 and db < 0.05, (ph, db)
+    print(f"demo {scenario}: {ph:.4f} deg {db:.5f} dB")
+    assert ph < DEMO_BOUNDS[scenario][0] and db < DEMO_BOUNDS[scenario][1], (ph, db)
     assert r["doc"]["quality"]["frames_used"] > 3000
 
 
@@ -90,9 +97,12 @@ def test_unresolved_ground_reflection_biases_as_the_two_ray_model_says(tmp_path)
         got = np.degrees(np.angle(np.mean(z / np.abs(z))))
         want = np.array(ratios[k])
         want_deg = np.degrees(np.angle(np.mean(want / np.abs(want))))
-        assert got == pytest.approx(want_deg, abs=0.1), e.id
+        print(f"two-ray {e.id}: mean {got:.4f} deg (model {want_deg:.4f}), spread "
+              f"{np.degrees(np.std(np.angle(z))):.4f} (model {np.degrees(np.std(np.angle(want))):.4f})")
+        # achieved (seed 1): mean within 0.006 deg, spread within 0.05 deg of the model
+        assert got == pytest.approx(want_deg, abs=0.02), e.id
         assert np.degrees(np.std(np.angle(z))) == pytest.approx(
-            np.degrees(np.std(np.angle(want))), abs=0.5)
+            np.degrees(np.std(np.angle(want))), abs=0.15)
     # the bias is real and large: a chamber with a ground would not calibrate to 1 deg
     assert max(abs(np.degrees(np.angle(np.mean(np.array(v))))) for v in ratios.values()) > 1.0
 
@@ -152,5 +162,8 @@ def test_three_radios_over_zmq_loopback(tmp_path):
     arr = geometry.load_array(ex / "array.yaml")
     truth = emulator.random_offsets(arr.elements, arr.reference, 1)  # the emulator's seed 1
     ph, db = offset_errors(doc, {k: v / truth[arr.reference] for k, v in truth.items()})
-    assert ph < 1.0 and db < 0.1, (ph, db)
+    print(f"zmq: {ph:.4f} deg {db:.5f} dB")
+    # achieved: 0.082 deg, 0.0088 dB (emulator seed 1; which frames arrive depends on
+    # the three processes' timing, so a little more than 3x)
+    assert ph < 0.3 and db < 0.03, (ph, db)
     assert doc["quality"]["frames_used"] > 4000

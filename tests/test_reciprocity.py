@@ -147,7 +147,7 @@ def test_tracking_follows_a_drifting_offset_above_nyquist():
     (4 kHz, above twice every pair's offset) keeps every pair coefficient within
     2 deg in every slot from the first pilot on (0.5 deg RMS; the pair estimates
     carry the pilot noise and the loop's lag behind the drift); before the first
-    pilot no frequency estimate exists. The frequency estimates end within 5 Hz
+    pilot no frequency estimate exists. The frequency estimates end within 4 Hz
     of the truth."""
     sim = rc.ReciprocitySim(seed=5, freq_drift_hz_s=800.0)
     nu = sim.nu_ue[None, :] - sim.nu_bs[:, None]
@@ -160,7 +160,8 @@ def test_tracking_follows_a_drifting_offset_above_nyquist():
         sim.lo_phase(t_end - 2 * sim.slot_s)
     nu_end = ((ue_now[None, :] - bs_now[:, None]) - (ue_before[None, :] - bs_before[:, None])) \
         / (2 * np.pi * 2 * sim.slot_s)
-    assert np.max(np.abs(tr.freq_hz - nu_end)) < 5.0
+    # achieved (seed 5): 1.28 deg max, 0.33 deg RMS, 1.3 Hz
+    assert np.max(np.abs(tr.freq_hz - nu_end)) < 4.0
     # untracked, the coefficients would have turned far away
     drift = 2 * 360 * np.abs(nu) * t_end
     assert np.median(drift) > 90
@@ -275,7 +276,7 @@ def _run_nodes(M, N, slots, period, method="ml-tls"):
 def test_message_blocks_calibrate_and_track():
     """Node simulators -> calibrator -> tracker: the calibration equals the
     library's ML-TLS on the same world to 1e-12, and the tracked coefficients
-    at the last pilot match the truth then within 1 deg."""
+    at the last pilot match the truth then within 0.8 deg (achieved, seed 2: 0.27)."""
     M, N, slots, period = 3, 2, 40, 2
     cal, trk, out_cal, out_trk = _run_nodes(M, N, slots, period)
     assert len(out_cal.messages) == 1
@@ -295,7 +296,7 @@ def test_message_blocks_calibrate_and_track():
     true_bs = sim.truth["c_bs"] * np.exp(2j * lo_bs)   # c_pair(t) = c_ue/c_bs e^{2j(lo_ue-lo_bs)}
     rel = last["c_bs"] / last["c_bs"][0]
     err = np.degrees(np.abs(np.angle(rel / (true_bs / true_bs[0]))))
-    assert err.max() < 1.0, err
+    assert err.max() < 0.8, err
     assert cal.dropped == 0 and trk.dropped == 0
 
 

@@ -144,7 +144,7 @@ def test_dc_offset_and_a_much_weaker_channel_do_not_hurt(rng):
     rel = np.array([m["los"][1] / m["los"][0] for m in msgs])
     # phase std of the weak channel's LoS at ~0 dB per sample: ~1/sqrt(2*K/rho) rad
     assert abs(circ_mean_deg(rel) - np.degrees(0.8)) < 0.5
-    assert np.mean(np.abs(rel)) == pytest.approx(0.056, rel=0.02)
+    assert np.mean(np.abs(rel)) == pytest.approx(0.056, rel=0.01)  # achieved 0.3 % (rng fixture)
 
 
 # ------------------------------------------------------------------ timing
@@ -156,7 +156,7 @@ def test_common_timing_and_fractional_estimate(delay, rng):
     t = np.array([tg["start"] + tg["frac"] for tg in tags])
     truth = 300 + delay + K * np.round((t - 300) / K)
     # stated tolerance: 0.15 sample (parabolic interpolation of the metric)
-    assert np.max(np.abs(t - truth)) < 0.15
+    assert np.max(np.abs(t - truth)) < 0.05  # achieved 0.017 at worst (rng fixture's seed)
 
 
 # ------------------------------------------------------------------ CFO
@@ -232,7 +232,7 @@ def test_cfo_range_is_plus_minus_fs_over_2p():
     sig = multichannel_stream(PKT, 20, [[(1, 0)]], cfo_hz=14000, samp_rate=FS, lead=10)
     tags, _ = frame_tags(sig, FS)
     assert len(tags) >= 15
-    assert all(abs(t["cfo_hz"] - 14000) < 5 for t in tags)
+    assert all(abs(t["cfo_hz"] - 14000) < 1e-3 for t in tags)  # noise-free: achieved 2e-4 Hz
 
 
 # ------------------------------------------------------------------ LoS
@@ -244,11 +244,11 @@ def test_los_phase_unbiased_for_any_fractional_delay(delay, rng):
     msgs, _ = run_chain(sig, FS, correct_cfo=False)
     los = np.array([m["los"][0] for m in msgs])
     assert len(los) >= 23
-    assert abs(circ_mean_deg(los / g)) < 0.5
-    assert np.mean(np.abs(los)) == pytest.approx(0.6, rel=0.005)
+    assert abs(circ_mean_deg(los / g)) < 0.06  # achieved <= 0.018 deg (rng fixture)
+    assert np.mean(np.abs(los)) == pytest.approx(0.6, rel=5e-4)  # achieved 1.3e-4
     d = np.array([m["delay_s"][0] for m in msgs]) * FS
     # the delay is measured from the integer frame start
-    assert np.all(np.abs((d - delay + 0.5) % 1.0 - 0.5) < 0.01)
+    assert np.all(np.abs((d - delay + 0.5) % 1.0 - 0.5) < 0.005)  # achieved 0.0015 at worst
 
 
 @pytest.mark.parametrize("zero_pad,method,fused", [(1, "fft", True), (10, "fft", True),
@@ -262,8 +262,8 @@ def test_relative_phase_between_channels_is_preserved(zero_pad, method, fused):
     msgs, _ = run_chain(sig, FS, zero_pad=zero_pad, method=method, fused=fused)
     rel = np.array([m["los"][1] / m["los"][0] for m in msgs])
     want = g1 / g0
-    assert np.max(np.abs(np.degrees(np.angle(rel / want)))) < 0.01
-    assert np.max(np.abs(np.abs(rel) / abs(want) - 1)) < 1e-4
+    assert np.max(np.abs(np.degrees(np.angle(rel / want)))) < 1e-3  # achieved 2.8e-4 deg
+    assert np.max(np.abs(np.abs(rel) / abs(want) - 1)) < 6e-5  # achieved 2.0e-5
     d = np.array([m["delay_s"] for m in msgs]) * FS
     assert np.max(np.abs((d[:, 1] - d[:, 0]) - 0.68)) < 1e-3
 
@@ -284,7 +284,7 @@ def test_first_path_pick_finds_a_weaker_earlier_los(rng):
     first, _ = run_chain(sig, FS, correct_cfo=False, pick="first", threshold_db=-12)
     ds = np.median([m["delay_s"][0] for m in strongest]) * FS
     df = np.median([m["delay_s"][0] for m in first]) * FS
-    assert ds - df == pytest.approx(2.5, abs=0.15)
+    assert ds - df == pytest.approx(2.5, abs=0.04)  # achieved 2.489 (rng fixture)
     # the reflection leaks into the LoS through the kernel's sidelobe at 2.5
     # samples (FFT resolution): the phase error is bounded by asin of that
     # leak relative to the LoS (plus 1 deg for noise and the delay shift)
