@@ -34,7 +34,8 @@ EXAMPLES = REPO / "examples"
 
 # What each flowgraph is asked to do beyond being built. A .grc not listed
 # is built with its defaults (and must not need a USRP for that).
-UHD_FLOWGRAPHS = {"apps/arraycal_tx.grc": {},
+UHD_FLOWGRAPHS = {"apps/arraycal_tx.grc": {}, "apps/arraycal_tx_uhd.grc": {},
+                  "apps/arraycal_rx_headless.grc": {"los_path": "los.csv"},
                   "apps/arraycal_rx.grc": {"array": str(EXAMPLES / "loopback_zmq" / "array.yaml")}}
 START_STOP = {"examples/loopback_zmq/emulator.grc": {"tx_ubx": "tx.ubx", "rx_ubx": "rx.ubx"},
               "examples/loopback_zmq/receiver.grc": {"los_path": "los.csv"},
