@@ -108,6 +108,7 @@ def main(path, grc_dir, mode, overrides, no_usrp=False):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     if no_usrp:
         replace_usrps()
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))  # its embedded blocks
     spec = importlib.util.spec_from_file_location("flowgraph", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

@@ -214,25 +214,30 @@ def own_network():
 
 
 def run_script(script, cwd, env, timeout):
-    """bash -e on script; background jobs it leaves behind are killed with it."""
+    """bash -e on script; background jobs it leaves behind are killed with it.
+
+    The output goes to a file, not a pipe: a background job that outlives the
+    script (after a failed step) would hold a pipe open until the timeout."""
     path = Path(cwd) / ".doc-block.sh"
+    log = Path(cwd) / ".doc-block.out"
     path.write_text("set -e -o pipefail\n" + script + "\n")
-    p = subprocess.Popen(own_network() + ["bash", str(path)], cwd=cwd, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         start_new_session=True)
-    try:
-        out, _ = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, _ = p.communicate()
-        return 124, out.decode(errors="replace")
-    finally:
+    with open(log, "wb") as out:
+        p = subprocess.Popen(own_network() + ["bash", str(path)], cwd=cwd, env=env,
+                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        path.unlink(missing_ok=True)
-    return p.returncode, out.decode(errors="replace")
+            rc = p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            rc = 124
+        finally:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+            path.unlink(missing_ok=True)
+    text = log.read_bytes().decode(errors="replace")
+    log.unlink(missing_ok=True)
+    return rc, text
 
 
 def test_every_document_has_shell_blocks():

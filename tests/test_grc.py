@@ -71,7 +71,8 @@ def generated(tmp_path_factory):
         p = subprocess.run(["grcc", "-o", str(d), str(grc)], capture_output=True, text=True,
                            timeout=100, env=_env())
         assert p.returncode == 0, (rel(grc), p.stdout + p.stderr)
-        py = [f for f in d.iterdir() if f.suffix == ".py"]
+        # the flowgraph (it has main()), not the embedded Python blocks beside it
+        py = [f for f in d.iterdir() if f.suffix == ".py" and "\ndef main(" in f.read_text()]
         assert len(py) == 1, (rel(grc), p.stdout)
         out[rel(grc)] = py[0]
     return out
