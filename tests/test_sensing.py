@@ -456,7 +456,7 @@ def test_cli_sense_simulate(tmp_path):
     (["reciprocity", "sense"], "--simulate"),
     (["reciprocity", "sense", "--simulate", "--pfa", "2"], "--pfa"),
     (["reciprocity", "sense", "--simulate", "--pilot-period", "0"], "--pilot-period"),
-    (["reciprocity", "sense", "--simulate", "--out", "/nonexistent/dir"], "not a directory"),
+    (["reciprocity", "sense", "--simulate", "--out", "/dev/null/dir"], "Not a directory"),
 ])
 def test_cli_sense_bad_arguments_one_line(args, frag):
     assert_one_line_error(run_cli(*args), frag)

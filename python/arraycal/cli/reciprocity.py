@@ -320,8 +320,11 @@ def _cmd_reciprocity_sense(args):
     import numpy as np
     from ..fileio import atomic_write_text
     from ..sensing import core as sc, scenarios
-    if args.out and not os.path.isdir(args.out):
-        raise UserError(f"--out {args.out}: not a directory")
+    if args.out:
+        try:
+            os.makedirs(args.out, exist_ok=True)     # like every other verb's --out
+        except OSError as e:
+            raise UserError(f"--out {args.out}: {e.strerror}") from None
     story = scenarios.sensing_story(seed=args.seed, pfa=args.pfa)
     link = story["link"]
     res_r, res_v = story["resolution"]
