@@ -187,7 +187,7 @@ def test_cpp_flowgraph_from_grc_builds_and_measures_the_second_channel(tmp_path)
     n_packets = 60
     t0 = 100.0      # GPS - rx_time: without rx_time tags, frame k is at t0 + k K / fs
     run([exe, "--num_samples", 1278 * n_packets, "--delay1", DELAY1, "--gain1", GAIN1,
-         "--time_offset", t0, "--sync_threshold", 0.3], 120, cwd=work, env=env)
+         "--gps_minus_rx_time_s", t0, "--sync_threshold", 0.3], 120, cwd=work, env=env)
     one = read_los(work / "los.csv")
     four = read_los(work / "los_blocks.csv")
     # every packet but at most the one cut by the end of the stream
