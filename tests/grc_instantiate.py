@@ -21,7 +21,7 @@ same channels (null source / null sink), so that the rest of a radio
 flowgraph is built and started on a machine without a USRP.
 
 Prints one JSON line: {"result": "constructed" | "started-stopped" | "ran",
-"class", "kwargs", "offsets" (every offset_estimator's last estimate, element
+"class", "kwargs", "offsets" (every offset_estimator's last estimate, a receiver's too, element
 id -> [re, im]), "truth" (every channel_emulator's element offsets)}; or
 {"result": "construct-error", "error": MESSAGE} with exit code 3 when the
 constructor raises a RuntimeError (e.g. UHD's "No devices found"). Runs in
@@ -95,6 +95,8 @@ def observations(tb):
     from gnuradio import arraycal
     out = {"offsets": {}, "truth": {}}
     for name, obj in vars(tb).items():
+        if isinstance(obj, arraycal.receiver):
+            obj = obj.live                 # its live offset estimator, if it has one
         if isinstance(obj, arraycal.offset_estimator) and obj.last is not None:
             out["offsets"][name] = {e.id: [e.offset.real, e.offset.imag]
                                     for e in obj.last.elements}

@@ -6,6 +6,8 @@
 
 C++ blocks: zc_sync, moose_cfo, ls_chanest, los_estimator, apes_cir; los_receiver
 (the four stages in one block, what rx_chain uses); los_logger (LoS messages to CSV).
+Python blocks: rx_chain, receiver (the live receiver: chain, LoS log, recording, live
+offsets), rx_source, offset_estimator and the others GRC shows.
 C++ kernels (same code as the blocks): preamble_correlator, moose_estimator,
 ls_estimator, cir_los, apes_estimator, dft; apes(x, L, nfft).
 Python: waveform, geometry, gnss, offsets, calstore, reciprocity, sensing, blocks.
@@ -19,6 +21,7 @@ from .radio.apes import apes  # noqa: F401
 from .errors import UserError  # noqa: F401
 from .radio.tx import packet_source, tx_sink  # noqa: F401
 from .radio.rx_chain import rx_chain  # noqa: F401
+from .radio.receiver import receiver  # noqa: F401
 from .gnss.source import gnss_source  # noqa: F401
 from .calibration.apply import calibration_apply  # noqa: F401
 from .sim.emulator import channel_emulator  # noqa: F401

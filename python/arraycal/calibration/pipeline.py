@@ -31,7 +31,7 @@ from .offsets import OffsetEstimator
 from .. import timeutil
 from ..errors import UserError
 from ..fileio import OutputStaging, atomic_write_json, atomic_write_text
-from ..signals import run_to_end
+from ..signals import run_flowgraph
 from ..gnss import reader
 from ..gnss import ubx as gnss
 
@@ -207,17 +207,17 @@ class _Feed:
             except ImportError:
                 pass
         self.last = 0
-        self.chain = self.logger = None
+        self.receiver = None
 
     def __call__(self, pos):
         if self.bar is not None:
             self.bar.update(pos - self.last)
         self.last = pos
-        if self.chain is None:
+        if self.receiver is None:
             return
-        made, seen, since = self.chain.stats()["los"], -1, time.monotonic()
-        while self.logger.count() < made - BACKLOG_FRAMES:
-            n = self.logger.count()
+        made, seen, since = self.receiver.chain.stats()["los"], -1, time.monotonic()
+        while self.receiver.logged() < made - BACKLOG_FRAMES:
+            n = self.receiver.logged()
             if n != seen:
                 seen, since = n, time.monotonic()
             elif time.monotonic() - since > 0.5:
@@ -232,30 +232,25 @@ class _Feed:
 def run_chain(tb, src, num_chans, samp_rate, los_path, gps_minus_rx_time_s=0.0, method="fft",
               pick="strongest", zero_pad=1, apes_len=200, feed=None, batch_frames=64,
               on_started=None):
-    """src's N outputs -> the receive chain -> los_logger(los_path); runs tb to the end.
-    LoS results travel in batches (the logger pays per batch, not per frame).
-    Returns the chain's counters and the number of frames logged."""
-    from ..arraycal_python import los_logger
-    from ..radio.rx_chain import rx_chain
-    chain = rx_chain(num_chans=num_chans, samp_rate=samp_rate,
-                     gps_minus_rx_time_s=gps_minus_rx_time_s, method=method, pick=pick,
-                     zero_pad=zero_pad, apes_len=apes_len, batch_frames=batch_frames)
-    try:
-        logger = los_logger(los_path)
-    except RuntimeError as e:
-        raise UserError(str(e)) from None
+    """src's N outputs -> the receiver (radio.receiver) logging to los_path; runs tb to the
+    end (Ctrl-C / SIGTERM: stopped, then raised). LoS results travel in batches (the
+    logger pays per batch, not per frame). Returns the chain's counters and the number
+    of frames logged."""
+    from ..radio.receiver import receiver
+    rx = receiver(num_chans, samp_rate, los_path, gps_minus_rx_time_s=gps_minus_rx_time_s,
+                  method=method, pick=pick, zero_pad=zero_pad, apes_len=apes_len,
+                  batch_frames=batch_frames)
     for c in range(num_chans):
-        tb.connect((src, c), (chain, c))
-    tb.msg_connect(chain, "los", logger, "los")
+        tb.connect((src, c), (rx, c))
     if feed is not None:
-        feed.chain, feed.logger = chain, logger
+        feed.receiver = rx
     try:
-        run_to_end(tb, on_started)
+        run_flowgraph(tb, on_started=on_started)
     finally:
-        logger.close()
+        rx.close()
         if feed is not None:
             feed.close()
-    return chain.stats(), logger.count()
+    return rx.chain.stats(), rx.logged()
 
 
 # ---------------------------------------------------------------- calibrate

@@ -2,16 +2,15 @@
 # Copyright 2026 gr-arraycal authors.
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-"""What every verb shares: the one-line-error parser, number types, the flowgraph runner."""
+"""What every verb shares: the one-line-error parser, number types, printing.
+
+Flowgraphs run through signals.run_flowgraph (the one runner, the one signal path)."""
 
 import argparse
 import logging
 import math
 import re
-import signal
 import sys
-import threading
-import time
 
 
 def _shown_default(value):
@@ -146,69 +145,6 @@ node_index = int_range(0, 255, what="a node index")
 count = int_range(0, 10**9, what="a count")
 positive_count = int_range(1, 10**6, what="a count >= 1")
 power_dbm = float_range(-200.0, 100.0, what="a power (dBm)")
-
-
-def run_flowgraph(tb, label, progress=None, period=10.0, on_started=None, until=None,
-                  finish=None):
-    """Run a top block until it finishes or SIGINT/SIGTERM arrives; stop it cleanly.
-
-    on_started() runs once the handlers are in place and the flowgraph is
-    running, so what it prints is a true readiness signal. finish(), if
-    given, is called on the signal instead of tb.stop(): it makes the
-    flowgraph end by itself soon (the transmitter: at the end of the packet).
-    Returns (seconds run, the signal number that stopped it or 0).
-    """
-    stop = threading.Event()
-    done = threading.Event()
-    got = []
-
-    def on_signal(signum, frame):
-        got.append(signum)
-        stop.set()
-
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        tb.start()
-        if on_started:
-            on_started()
-        waiter = threading.Thread(target=lambda: (tb.wait(), done.set()), daemon=True)
-        waiter.start()
-        t0 = time.monotonic()
-        next_report = t0 + period
-        while not done.is_set() and not stop.is_set():
-            done.wait(0.2)
-            if until is not None and until():
-                stop.set()
-            if progress and time.monotonic() >= next_report:
-                progress(time.monotonic() - t0)
-                next_report += period
-        signum = got[0] if got else 0
-        if stop.is_set():
-            if signum:
-                print(f"{label}: stopping", flush=True)
-            if signum and finish is not None:
-                finish()
-                # a second signal while finishing: stop at once
-                while not done.wait(0.2):
-                    if len(got) > 1:
-                        tb.stop()
-                        break
-            else:
-                tb.stop()
-            done.wait()
-        return time.monotonic() - t0, signum
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
-def raise_for_signal(signum):
-    """After a clean stop: leave the verb as the signal would (exit 130 / 143)."""
-    from ..signals import Terminated
-    if signum == signal.SIGINT:
-        raise KeyboardInterrupt
-    if signum == signal.SIGTERM:
-        raise Terminated
 
 
 def triple(text, bound=1e4):

@@ -9,9 +9,9 @@ import math
 import time
 
 from ..errors import UserError
+from ..signals import run_flowgraph
 from .common import (Parser, count, duration_s, node_count, node_index, nonneg_float,
-                     positive_count, positive_float, power_dbm, progress_bar, run_flowgraph,
-                     seed)
+                     positive_count, positive_float, power_dbm, progress_bar, seed)
 
 
 # ---------------------------------------------------------------- reciprocity
@@ -167,8 +167,8 @@ def _cmd_reciprocity_calibrate(args):
         print(f"arraycal reciprocity calibrate: {cal.seq} calibrations, {trk.seq} tracking "
               f"updates, {cal.dropped + trk.dropped} messages dropped", flush=True)
 
-    run_flowgraph(tb, "arraycal reciprocity calibrate", progress, period=10.0,
-                  on_started=started, until=until)
+    run_flowgraph(tb, "arraycal reciprocity calibrate", on_started=started, until=until,
+                  progress=progress)
     print(f"arraycal reciprocity calibrate: done; {cal.seq} calibrations, {trk.seq} tracking "
           f"updates, {log.count} logged, {cal.dropped + trk.dropped} messages dropped", flush=True)
     return 0
@@ -202,7 +202,7 @@ def _cmd_reciprocity_node(args):
         return False
 
     label = f"arraycal reciprocity node {args.role}{args.index}"
-    run_flowgraph(tb, label, None, on_started=lambda: print(
+    run_flowgraph(tb, label, on_started=lambda: print(
         f"{label}: pushing to {args.connect}, coefficients from {args.subscribe}", flush=True),
         until=until)
     if state["timed_out"]:

@@ -8,8 +8,9 @@ import argparse
 import time
 
 from ..errors import UserError
+from ..signals import Terminated, run_flowgraph
 from .common import (duration_s, frequency_hz, gain_db, int_range, position, print_offsets,
-                     print_verdict, raise_for_signal, run_flowgraph, sample_rate, seconds)
+                     print_verdict, sample_rate, seconds)
 
 
 # ---------------------------------------------------------------- rx
@@ -149,10 +150,8 @@ def _cmd_rx(args):
     kind = _resolve_stream(args)
     array, origin = _check_gnss(args)
     from gnuradio import gr
-    from ..arraycal_python import los_logger
-    from ..calibration.live import offset_estimator
-    from ..radio.rx import rx_source, sigmf_sink, ubx_pdu_decoder
-    from ..radio.rx_chain import rx_chain
+    from ..radio.receiver import receiver
+    from ..radio.rx import rx_source
     os.makedirs(args.out, exist_ok=True)
     next_pps = None
     if args.sync == "gps_time" and kind == "uhd":
@@ -167,46 +166,27 @@ def _cmd_rx(args):
     except RuntimeError as e:
         raise UserError(f"{args.source} source: {' '.join(str(e).split())}") from None
     offset = src.time_offset() if args.time_offset is None else args.time_offset
-    chain = rx_chain(num_chans=args.channels, samp_rate=args.rate, gps_minus_rx_time_s=offset,
-                     method=args.method)
-    los_path = os.path.join(args.out, "los.csv")
-    try:
-        logger = los_logger(los_path)
-    except RuntimeError as e:
-        raise UserError(str(e)) from None
-    tb = gr.top_block()
-    for c in range(args.channels):
-        tb.connect((src, c), (chain, c))
-    tb.msg_connect(chain, "los", logger, "los")
-    if args.record:
-        rec = sigmf_sink(os.path.join(args.out, "recording"), args.channels, args.rate,
-                         args.freq, args.gain, [args.serial] if args.serial else [], offset,
-                         datatype={"cf32": "cf32_le", "ci16": "ci16_le"}[args.record_format])
-        for c in range(args.channels):
-            tb.connect((src, c), (rec, c))
     live = None
     if array is not None and _is_zmq(args.tx_gnss):
-        from gnuradio import zeromq
+        from ..calibration.live import offset_estimator
         live = offset_estimator(array, args.freq, args.rate, 1000,
                                 rx_position=",".join(map(repr, origin)) if origin else "")
-        for role, spec in (("tx", args.tx_gnss), ("rx", args.rx_gnss)):
-            if not _is_zmq(spec):
-                continue
-            sub = zeromq.sub_msg_source(spec[4:], 100, False)
-            dec = ubx_pdu_decoder(role)
-            tb.msg_connect(sub, "out", dec, "pdus")
-            tb.msg_connect(dec, "gnss", live, "gnss")
-            setattr(live, f"_{role}_sub", (sub, dec))  # keep them alive with the graph
-        tb.msg_connect(chain, "los", live, "los")
+    los_path = os.path.join(args.out, "los.csv")
+    serials = [args.serial] if args.serial else []
+    rx = receiver(args.channels, args.rate, los_path, gps_minus_rx_time_s=offset,
+                  method=args.method, freq=args.freq, gain_db=args.gain, serials=serials,
+                  record=os.path.join(args.out, "recording") if args.record else "",
+                  record_format=args.record_format, live=live)
+    tb = gr.top_block()
+    for c in range(args.channels):
+        tb.connect((src, c), (rx, c))
+    gnss_inputs = _connect_gnss(tb, rx, args) if live is not None else []
     limit = int(args.duration * args.rate) if args.duration > 0 else 0
     state = {"last": -1, "since": time.monotonic(), "start": time.monotonic(),
              "no_samples": False}
 
-    def consumed():
-        return chain.samples_read()
-
     def done():
-        n = consumed()
+        n = rx.samples_read()
         if limit and n >= limit:
             return True
         if n != state["last"]:
@@ -220,9 +200,9 @@ def _cmd_rx(args):
         return False
 
     def progress(elapsed):
-        st = chain.stats()
-        line = (f"arraycal rx: {consumed() / args.rate:.1f} s of samples, {st['frames']} frames, "
-                f"{st['misses']} missed")
+        st = rx.stats()
+        line = (f"arraycal rx: {rx.samples_read() / args.rate:.1f} s of samples, "
+                f"{st['frames']} frames, {st['misses']} missed")
         if live is not None:
             line += "; offsets " + (", ".join(
                 f"{e.id} {e.phase_deg:+.1f} deg {e.amp_db:+.2f} dB" for e in live.last.elements)
@@ -237,24 +217,28 @@ def _cmd_rx(args):
               f"LoS log {los_path}"
               + (", Ctrl-C to stop" if not limit else f", {args.duration:g} s"), flush=True)
 
-    elapsed, stopped = run_flowgraph(tb, "arraycal rx", progress, period=10.0,
-                                     on_started=started, until=done)
-    logger.close()
-    if state["no_samples"]:
-        raise UserError(f"no sample from {args.source} within {args.start_timeout:g} s: is the "
-                        "sender running? (--start-timeout)")
-    st = chain.stats()
-    print(f"arraycal rx: {'stopped' if stopped else 'done'}; {st['frames']} frames, "
-          f"{logger.count()} logged", flush=True)
-    if stopped:
+    def ended(how):
+        st = rx.stats()
+        print(f"arraycal rx: {how}; {st['frames']} frames, {st['logged']} logged", flush=True)
+
+    try:
+        run_flowgraph(tb, "arraycal rx", on_started=started, until=done, progress=progress)
+    except (KeyboardInterrupt, Terminated):
+        rx.close()
+        ended("stopped")
         # interrupted: the LoS log is kept (flushed as it came), no calibration is made
         # from a cut-short run; `arraycal process --los` makes one from the log
         print(f"arraycal rx: interrupted, no calibration made; the LoS log is {los_path}",
               flush=True)
-        raise_for_signal(stopped)
+        raise
+    rx.close()
+    del gnss_inputs          # kept alive with the flowgraph until here
+    if state["no_samples"]:
+        raise UserError(f"no sample from {args.source} within {args.start_timeout:g} s: is the "
+                        "sender running? (--start-timeout)")
+    ended("done")
     if array is None:
         return 0
-    serials = [args.serial] if args.serial else []
     if live is not None:
         return _write_live_calibration(args, array, live, serials)
     from ..calibration.pipeline import calibrate_from_los
@@ -267,12 +251,28 @@ def _cmd_rx(args):
     print(f"wrote {args.out}/calibration.json; "
           + (f"stored {s['store_path']}" if s["store_path"] else "not stored"))
     return code
-    return 0
+
+
+def _connect_gnss(tb, rx, args):
+    """The live GNSS: each zmq:ADDR of --tx-gnss / --rx-gnss -> UBX decoder -> rx "gnss".
+    Returns the blocks (to be kept alive while the flowgraph runs)."""
+    from gnuradio import zeromq
+    from ..radio.rx import ubx_pdu_decoder
+    made = []
+    for role, spec in (("tx", args.tx_gnss), ("rx", args.rx_gnss)):
+        if not _is_zmq(spec):
+            continue
+        sub = zeromq.sub_msg_source(spec[4:], 100, False)
+        dec = ubx_pdu_decoder(role)
+        tb.msg_connect(sub, "out", dec, "pdus")
+        tb.msg_connect(dec, "gnss", rx, "gnss")
+        made += [sub, dec]
+    return made
 
 
 def _write_live_calibration(args, array, live, serials):
     """The live estimator's frames and GNSS track, calibrated at the end like any other:
-    OUT/calibration.json, frames.npz, report, the store."""
+    OUT/calibration.json, frames.npz, report (staged: swapped in whole), the store."""
     from ..calibration import pipeline
     with live.lock:
         track, until = live._track()
@@ -281,11 +281,11 @@ def _write_live_calibration(args, array, live, serials):
                         f"{len(live.rx_fixes)} array fixes arrived over ZMQ, "
                         f"{live.est.frames_seen} frames (is the GNSS publisher running?)")
     live.est.tx_track = track
-    s = pipeline.calibrate(live.est, array, sample_rate=args.rate, method=args.method,
-                           out_dir=args.out, store=args.store, joint=args.joint_geometry,
-                           gain_db=args.gain, serials=serials, until=until,
-                           quality={"los_log": "los.csv", "tx_fixes": len(live.tx_fixes),
-                                    "live": True})
+    s = pipeline.staged(lambda out_dir: pipeline.calibrate(
+        live.est, array, sample_rate=args.rate, method=args.method, out_dir=out_dir,
+        store=False, joint=args.joint_geometry, gain_db=args.gain, serials=serials, until=until,
+        quality={"los_log": "los.csv", "tx_fixes": len(live.tx_fixes), "live": True}),
+        args.out, [args.array], args.store)
     print_offsets(s["doc"])
     code = print_verdict(s["doc"])
     print(f"wrote {args.out}/calibration.json, report.txt; "

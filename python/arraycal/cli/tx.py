@@ -4,10 +4,11 @@
 #
 """`arraycal waveform` and `arraycal tx`: the calibration packet and the headless transmitter."""
 
+import time
 
 from ..errors import UserError
-from .common import (duration_s, float_range, frequency_hz, gain_db, int_range,
-                     raise_for_signal, run_flowgraph, sample_rate, seed)
+from ..signals import Terminated, run_flowgraph
+from .common import duration_s, float_range, frequency_hz, gain_db, int_range, sample_rate, seed
 
 
 # ---------------------------------------------------------------- waveform
@@ -113,15 +114,22 @@ def _cmd_tx(args):
               flush=True)
 
     source = tb.arraycal_packet_source_0
-    elapsed, stopped = run_flowgraph(tb, "arraycal tx",
-                                     progress if kind == "uhd" or args.realtime else None,
-                                     on_started=started, finish=source.finish_packet)
-    sent = source.items_sent()
-    print(f"arraycal tx: {'stopped' if stopped else 'done'} after {elapsed:.1f} s, "
-          f"{sent // K} packets" + (f" and {sent % K} samples of one cut short by a second "
-                                    "signal" if sent % K else ""), flush=True)
-    # a transmitter's end is its stop: a signal ends it normally (exit 0, systemd's
-    # stop), unless a second one cut the last packet
-    if sent % K:
-        raise_for_signal(stopped)
+
+    def report(how, elapsed):
+        sent = source.items_sent()
+        print(f"arraycal tx: {how} after {elapsed:.1f} s, {sent // K} packets"
+              + (f" and {sent % K} samples of one cut short by a second signal"
+                 if sent % K else ""), flush=True)
+
+    # a transmitter's end is its stop: a signal ends it at the end of the packet, normally
+    # (exit 0, systemd's stop); a second one stops it at once (exit 130 / 143)
+    t0 = time.monotonic()
+    try:
+        elapsed, stopped = run_flowgraph(
+            tb, "arraycal tx", on_started=started, finish=source.finish_packet,
+            progress=progress if kind == "uhd" or args.realtime else None)
+    except (KeyboardInterrupt, Terminated):
+        report("stopped", time.monotonic() - t0)
+        raise
+    report("stopped" if stopped else "done", elapsed)
     return 0

@@ -33,6 +33,9 @@ class rx_chain(gr.hier_block2):
     per-channel stages of the fused block (0: one per channel up to the
     cores; results do not depend on it).
     Message in "delays": predicted LoS delays for pick="predicted".
+    estimates_out=True (four-block chain only): one output, channel 0's
+    frame-by-frame LS channel estimate (a vector of the packet's length,
+    frequency domain), e.g. for a CIR plot after an inverse FFT.
     The packet defaults to the thesis packet; its preamble is the first
     `preamble_len` samples and the Moose half `half_len`.
     """
@@ -42,16 +45,19 @@ class rx_chain(gr.hier_block2):
                  gps_minus_rx_time_s=0.0, correct_cfo=True, method="fft", pick="strongest",
                  zero_pad=1, threshold_db=-10.0, window=8.0, apes_len=200,
                  buffer_items=1 << 16, fused=True, batch_frames=1, batch_latency_s=0.1,
-                 workers=0):
+                 workers=0, estimates_out=False):
+        pkt = np.asarray(wf.packet() if packet is None else packet, dtype=np.complex64)
+        K = len(pkt)
         gr.hier_block2.__init__(self, "rx_chain",
                                 gr.io_signature(num_chans, num_chans, gr.sizeof_gr_complex),
-                                gr.io_signature(0, 0, 0))
-        pkt = np.asarray(wf.packet() if packet is None else packet, dtype=np.complex64)
+                                gr.io_signature(1, 1, K * gr.sizeof_gr_complex)
+                                if estimates_out else gr.io_signature(0, 0, 0))
         if preamble_len > len(pkt) or 2 * half_len > preamble_len:
             raise ValueError("preamble length must fit the packet and hold two halves")
-        K = len(pkt)
         if batch_frames != 1 and not fused:
             raise ValueError("batch_frames needs the fused chain (fused=True)")
+        if estimates_out and fused:
+            raise ValueError("estimates_out needs the four-block chain (fused=False)")
         self.fused = fused
         self.message_port_register_hier_out("los")
         self.message_port_register_hier_in("delays")
@@ -92,6 +98,8 @@ class rx_chain(gr.hier_block2):
         for c in range(num_chans):
             self.connect((self, c), (self.sync, c), (self.cfo, c), (self.ls, c),
                          (self.los, c))
+        if estimates_out:
+            self.connect((self.ls, 0), (self, 0))
         self.msg_connect(self.los, "los", self, "los")
         self.msg_connect(self, "delays", self.los, "delays")
 
