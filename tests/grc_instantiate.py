@@ -21,8 +21,8 @@ same channels (null source / null sink), so that the rest of a radio
 flowgraph is built and started on a machine without a USRP.
 
 Prints one JSON line: {"result": "constructed" | "started-stopped" | "ran",
-"class", "kwargs", "offsets" (every offset_estimator's last estimate, a receiver's too, element
-id -> [re, im]), "truth" (every channel_emulator's element offsets)}; or
+"class", "kwargs", "offsets" (the last estimate of every offset_estimator, also
+inside a receiver, element id -> [re, im]), "truth" (every channel_emulator's element offsets)}; or
 {"result": "construct-error", "error": MESSAGE} with exit code 3 when the
 constructor raises a RuntimeError (e.g. UHD's "No devices found"). Runs in
 its own interpreter: a generated module, its Qt application and its sockets

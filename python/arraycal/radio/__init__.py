@@ -3,5 +3,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 """Radio: the calibration packet, the transmitter and receiver front ends
-(UHD, ZMQ, files), SigMF recordings, and the C++ receive chain's Python side
-(rx_chain, apes)."""
+(UHD, ZMQ, files), SigMF recordings, the C++ receive chain's Python side
+(rx_chain, apes), and the one live receiver built on it (receiver)."""
