@@ -22,7 +22,7 @@ if _N:
 
     def _call(self, pos):
         _feed(self, pos)
-        if self.logger is not None and self.logger.count() >= _N:
+        if self.receiver is not None and self.receiver.logged() >= _N:
             os.kill(os.getpid(), signal.SIGKILL)
 
     pipeline._Feed.__call__ = _call
