@@ -81,15 +81,19 @@ def _nearest(th, t):
     return pick, np.abs(th[pick] - t)
 
 
-def _frames_in(msg):
-    t = pmt.dict_ref(msg, KEY_GPS_TIME, pmt.PMT_NIL)
-    return pmt.length(t) if pmt.is_f64vector(t) else 1
-
-
 class los_publisher(gr.basic_block):
-    """The host side: LoS messages in ("los"), the same messages out ("out") with
-    array_channels (u32vector, the array channel of each local channel), freq_hz
-    and samp_rate added, for a ZMQ PUB Message Sink.
+    """The host side: LoS messages in ("los"), batch LoS messages out ("out") for a
+    ZMQ PUB Message Sink, with array_channels (u32vector, the array channel of each
+    local channel), freq_hz and samp_rate added, and the gains referenced to the
+    carrier phase at each frame's start.
+
+    Why the reference: the chain's CFO correction runs its phase on from frame to
+    frame, each host with its own estimates, so the hosts' common phases drift
+    apart (within a host they cancel in the ratios, across hosts they would not).
+    The correction's phase at frame i, sum of -2 pi cfo_j / rate times the samples
+    from frame j to j + 1 over the earlier frames (frame starts from gps_time), is
+    multiplied out again; what stays is each host's constant, which the
+    calibration takes in with its LO's phase.
 
     end() sends the end-of-stream message ({end: #t, frames: uint64 sent,
     array_channels, freq_hz, samp_rate}); messages arriving after it are not
@@ -98,13 +102,16 @@ class los_publisher(gr.basic_block):
     def __init__(self, array_channels=(0, 1), freq_hz=1.3e9, samp_rate=4e6):
         gr.basic_block.__init__(self, name="los_publisher", in_sig=None, out_sig=None)
         self.channels = tuple(int(c) for c in array_channels)
+        self.rate = float(samp_rate)
         self._extra = [(KEY_ARRAY_CHANNELS, pmt.init_u32vector(len(self.channels),
                                                                list(self.channels))),
                        (KEY_FREQ, pmt.from_double(float(freq_hz))),
-                       (KEY_RATE, pmt.from_double(float(samp_rate)))]
+                       (KEY_RATE, pmt.from_double(self.rate))]
         self.sent = 0
         self.after_end = 0
+        self.bad = 0
         self.ended = False
+        self._prev = None          # (gps_time, increment rad/sample, phase) of the last frame
         self._lock = threading.Lock()
         self.message_port_register_in(pmt.intern("los"))
         self.message_port_register_out(pmt.intern("out"))
@@ -115,15 +122,33 @@ class los_publisher(gr.basic_block):
             msg = pmt.dict_add(msg, k, v)
         return msg
 
+    def correction_phase(self, gps_time, cfo_hz):
+        """The chain's CFO-correction phase at each frame start, from the first frame."""
+        t = np.asarray(gps_time, float)
+        w = -2 * np.pi * np.asarray(cfo_hz, float) / self.rate
+        if self._prev is None:
+            self._prev = (t[0], w[0], 0.0)
+        t_prev, w_prev, ph_prev = self._prev
+        steps = np.rint(np.diff(np.concatenate([[t_prev], t])) * self.rate)
+        phase = ph_prev + np.cumsum(np.concatenate([[w_prev], w[:-1]]) * steps)
+        self._prev = (t[-1], w[-1], float(np.remainder(phase[-1], 2 * np.pi)))
+        return phase
+
     def _los(self, msg):
-        if not pmt.is_dict(msg):
+        try:
+            f = los_msg.decode(msg)
+        except los_msg.LosMessageError:
+            self.bad += 1
             return
         with self._lock:
+            n = len(f["gps_time"])
             if self.ended:
-                self.after_end += _frames_in(msg)
+                self.after_end += n
                 return
-            self.sent += _frames_in(msg)
-            self.message_port_pub(pmt.intern("out"), self._with_map(msg))
+            rot = np.exp(-1j * self.correction_phase(f["gps_time"], f["cfo_hz"]))
+            f["los"] = (f["los"] * rot[:, None]).astype(np.complex64)
+            self.sent += n
+            self.message_port_pub(pmt.intern("out"), self._with_map(encode(f)))
 
     def end(self):
         """Send the end-of-stream message (once)."""
