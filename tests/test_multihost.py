@@ -156,7 +156,10 @@ def campaign(tmp_path_factory):
                             "--array", arr_path, "--out", tmp / "est", *gnss)
         procs["est_ac"] = Proc("estimate", "--los", f"zmq:{los_a}", "--los", f"zmq:{los_c}",
                                "--array", arr_path, "--out", tmp / "est_ac", *gnss)
-        for e in ("est", "est_ac"):
+        procs["est_n"] = Proc("estimate", "--los", f"zmq:{los_a}", "--los", f"zmq:{los_b}",
+                              "--array", arr_path, "--out", tmp / "est_n", "--frames", "1000",
+                              *gnss)
+        for e in ("est", "est_ac", "est_n"):
             procs[e].wait_for("listening to 2 host(s)")
         # the emulators start once every subscriber is connected: no LoS is published
         # before (the PUB sockets were bound before the estimators connected)
@@ -237,6 +240,18 @@ def test_frames_missing_on_a_host_are_left_out_and_counted(campaign):
     full = calstore.load(t / "est" / "calibration.json")
     ph, db = worst(offsets(doc), offsets(full))
     assert ph < 0.2 and db < 0.01, (ph, db)
+
+
+@pytest.mark.timeout(300)
+def test_an_estimator_bounded_by_frames_calibrates_exactly_those(campaign):
+    """--frames 1000: the estimator stops by itself while the hosts go on, and
+    calibrates the first 1000 joint frames."""
+    assert campaign["codes"]["est_n"] == 0, campaign["procs"]["est_n"].stderr
+    doc = calstore.load(campaign["tmp"] / "est_n" / "calibration.json")
+    assert doc["quality"]["joint_frames"] == 1000
+    assert doc["quality"]["frames_seen"] == 1000
+    rows = (campaign["tmp"] / "est_n" / "los.csv").read_text().splitlines()
+    assert len(rows) == 1 + 4 * 1000
 
 
 # ---------------------------------------------------------------- the aligner alone
