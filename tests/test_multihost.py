@@ -336,6 +336,41 @@ def test_aligner_refuses_contradicting_channel_maps():
         al.add(0, frames([PERIOD], 2, 1), (4, 5))
 
 
+def test_a_host_gone_silent_is_taken_as_ended():
+    """los_aligner in a flowgraph: host 1 stops without its end message; end_silent(1)
+    (what estimate does after --idle-stop) makes host 0's later frames final, dropped
+    and counted, instead of held for ever."""
+    al = mh.los_aligner(["a", "b"], need_channels=(0, 1, 2, 3), packet_len=K)
+    dbg = blocks.message_debug()
+    tb = gr.top_block()
+    tb.msg_connect(al, "los", dbg, "store")
+    tb.start()
+
+    def post(h, t, chans):
+        m = mh.encode(frames(t, 2, h + 1))
+        m = pmt.dict_add(m, mh.KEY_ARRAY_CHANNELS, pmt.init_u32vector(2, list(chans)))
+        m = pmt.dict_add(m, mh.KEY_FREQ, pmt.from_double(FREQ))
+        al.to_basic_block()._post(pmt.intern(f"host{h}"),
+                                  pmt.dict_add(m, mh.KEY_RATE, pmt.from_double(RATE)))
+
+    post(0, np.arange(10) * PERIOD, (0, 1))
+    post(1, np.arange(5) * PERIOD, (2, 3))
+    post(0, np.arange(10, 30) * PERIOD, (0, 1))
+    while sum(al.counts()["received"]) < 35:
+        threading.Event().wait(0.01)
+    assert al.counts()["pending"][0] > 20          # held: host 1 may still send them
+    al.end_silent(1)
+    c = al.counts()
+    tb.stop()
+    tb.wait()
+    # host 0's last frame waits for its next message (a quarter packet beyond)
+    assert c["joint"] == 5 and c["dropped"] == [24, 0] and c["pending"] == [1, 0]
+    assert c["silent"] == [False, True]
+    got = np.concatenate([los_msg.decode(dbg.get_message(i))["gps_time"]
+                          for i in range(dbg.num_messages())])
+    assert np.allclose(got, np.arange(5) * PERIOD)
+
+
 def test_joint_messages_read_back_as_written():
     f = frames(np.arange(5) * PERIOD, 3, 0.5 - 0.25j)
     f["valid"][2, 1] = False

@@ -126,6 +126,11 @@ def _cmd_estimate(args):
                 now - max(heard) > args.idle_stop:
             state["why"] = "idle"
             return True
+        if args.idle_stop > 0:
+            # a host silent while others go on (it stopped without its end message)
+            for h, t in enumerate(heard):
+                if t is not None and now - t > args.idle_stop:
+                    aligner.end_silent(h)
         return False
 
     def progress(elapsed):
@@ -151,10 +156,11 @@ def _cmd_estimate(args):
                         + ("is its" if len(quiet) == 1 else "are their")
                         + " arraycal rx --los-sink running? (--start-timeout)")
     hosts = [{"los_sink": spec, "array_channels": format_channels(ch or ()),
-              "frames_received": r, "frames_dropped": d, "frames_pending": p, "ended": e}
-             for spec, ch, r, d, p, e in zip(args.los, aligner.al.channels if aligner.al else
-                                             [None] * len(args.los), c["received"],
-                                             c["dropped"], c["pending"], c["ended"])]
+              "frames_received": r, "frames_dropped": d, "frames_pending": p,
+              "ended": e and not q}
+             for spec, ch, r, d, p, e, q in zip(
+                 args.los, aligner.al.channels if aligner.al else [None] * len(args.los),
+                 c["received"], c["dropped"], c["pending"], c["ended"], c["silent"])]
     print(f"arraycal estimate: {'stopped' if stopped else 'done'}; {c['joint']} joint frames, "
           f"{logger.count()} logged; " + "; ".join(
               f"{h['los_sink']} (array channels {h['array_channels']}): {h['frames_received']} "

@@ -343,6 +343,7 @@ class los_aligner(gr.basic_block):
         self.t_last = None
         self.heard = [None] * len(self.hosts)   # monotonic time of each host's last message
         self.announced = [None] * len(self.hosts)   # frames each host said it sent
+        self.silent = [False] * len(self.hosts)     # taken as ended by end_silent()
         self.bad = 0
         self.lock = threading.Lock()
         self.message_port_register_out(pmt.intern("los"))
@@ -371,12 +372,26 @@ class los_aligner(gr.basic_block):
             if self.al is None:
                 z = [0] * len(self.hosts)
                 return {"joint": 0, "received": z, "dropped": z, "pending": z,
-                        "ended": [False] * len(self.hosts), "announced": self.announced[:]}
+                        "ended": [False] * len(self.hosts), "announced": self.announced[:],
+                        "silent": self.silent[:]}
             return {"joint": self.sent, "received": self.al.received[:],
                     "dropped": self.al.dropped[:],
                     "pending": [self.al.pending(h) for h in range(len(self.hosts))],
                     "ended": self.al.ended[:], "announced": self.announced[:],
+                    "silent": self.silent[:],
                     "gap_s": float(np.median(self.al.gap_s)) if self.al.gap_s else None}
+
+    def end_silent(self, h):
+        """Take host h as ended (it went silent without its end message): the other
+        hosts' frames become final instead of waiting for it for ever."""
+        with self.lock:
+            if self.al is None or self.al.ended[h] or self.error is not None:
+                return
+            self.silent[h] = True
+            self.al.end(h)
+            out = self.al.take()
+            if out is not None and not self.full:
+                self._send(out)
 
     # ---- messages
     def _fail(self, why):
