@@ -44,8 +44,10 @@ def add_estimate(sub):
     p.add_argument("--duration", type=duration_s, default=0.0,
                    help="stop after this span of GPS time of joint frames, s (default 0: "
                         "when the hosts end)")
-    p.add_argument("--idle-stop", type=duration_s, default=3.0,
-                   help="stop when no host sent anything for this long (s)")
+    p.add_argument("--idle-stop", type=duration_s, default=10.0,
+                   help="stop when no host sent anything for this long, and take a host "
+                        "silent this long while others go on as ended (s; longer than the "
+                        "hosts' rx --idle-stop, after which they send their end message)")
     p.add_argument("--start-timeout", type=duration_s, default=30.0,
                    help="give up when a host sent nothing this long after the start (s, "
                         "default 30; 0 waits for ever)")
