@@ -319,21 +319,26 @@ def _cmd_rx(args):
 
 
 class _Publisher:
-    """The host's LoS publisher and its ZMQ PUB sink; end_and_flush() sends the end
-    message and waits (at most flush_s) until the sink has handed it to ZMQ, so the
+    """The host's LoS publisher and its ZMQ PUB sink; end_and_flush() lets the
+    publisher take the LoS already queued for it, sends the end message and waits
+    until the sink has handed everything to ZMQ (each at most flush_s), so the
     estimator gets it before the flowgraph stops. A PUB socket never waits for
     subscribers: a host goes on receiving whatever the estimator does."""
 
     def __init__(self, block, sink, flush_s=2.0):
         import pmt
         self.block, self.sink, self.flush_s = block, sink, flush_s
-        self._in = pmt.intern("in")
+        self._los, self._in = pmt.intern("los"), pmt.intern("in")
+
+    def _drain(self, blk, port):
+        t_end = time.monotonic() + self.flush_s
+        while blk.nmsgs(port) > 0 and time.monotonic() < t_end:
+            time.sleep(0.01)
 
     def end_and_flush(self):
+        self._drain(self.block.to_basic_block(), self._los)
         self.block.end()
-        t_end = time.monotonic() + self.flush_s
-        while self.sink.nmsgs(self._in) > 0 and time.monotonic() < t_end:
-            time.sleep(0.01)
+        self._drain(self.sink, self._in)
 
 
 def _publish_los(tb, chain, args):
