@@ -234,7 +234,7 @@ def test_frames_missing_on_a_host_are_left_out_and_counted(campaign):
     joint = doc["quality"]["joint_frames"]
     assert joint == cc["frames_received"]
     assert a["frames_dropped"] == a["frames_received"] - joint
-    # C had the first 2 s of the 4: the first 1564 of 3104 frames measured
+    # C had the first 2 s of the 4: the first 1564 of 3130 frames measured
     assert 0.48 < joint / a["frames_received"] < 0.52, (joint, a)
     # the first half of the same frames: measured 0.05 deg, 0.003 dB from all of them
     full = calstore.load(t / "est" / "calibration.json")
@@ -245,8 +245,9 @@ def test_frames_missing_on_a_host_are_left_out_and_counted(campaign):
 @pytest.mark.timeout(300)
 def test_an_estimator_bounded_by_frames_calibrates_exactly_those(campaign):
     """--frames 1000: the estimator stops by itself while the hosts go on, and
-    calibrates the first 1000 joint frames."""
-    assert campaign["codes"]["est_n"] == 0, campaign["procs"]["est_n"].stderr
+    calibrates the first 1000 joint frames (a third of the sweep: the verdict may call
+    it suspect, exit 3; it is written and stored all the same)."""
+    assert campaign["codes"]["est_n"] in (0, 3), campaign["procs"]["est_n"].stderr
     doc = calstore.load(campaign["tmp"] / "est_n" / "calibration.json")
     assert doc["quality"]["joint_frames"] == 1000
     assert doc["quality"]["frames_seen"] == 1000
