@@ -207,10 +207,10 @@ def test_two_hosts_of_two_channels_calibrate_as_one_four_channel_receiver(campai
     assert two["quality"]["frames_seen"] == one["quality"]["frames_seen"]
     assert abs(two["quality"]["frames_used"] - one["quality"]["frames_used"]) <= 2
     # the same packets; each host's own CFO estimate and frame timing over its two
-    # channels instead of one over four: measured 0.12 deg, 0.0001 dB
+    # channels instead of one over four: measured 0.06-0.12 deg, 0.0001 dB
     ph, db = worst(offsets(two), offsets(one))
     assert ph < 0.25 and db < 0.002, (ph, db)
-    # against the emulator's truth: measured 0.10 and 0.19 deg, 0.002 dB
+    # against the emulator's truth: measured 0.10-0.19 deg, 0.002 dB
     truth = campaign["truth"]
     for doc in (one, two):
         ph, db = worst(offsets(doc), truth)
@@ -236,7 +236,7 @@ def test_frames_missing_on_a_host_are_left_out_and_counted(campaign):
     assert a["frames_dropped"] == a["frames_received"] - joint
     # C had the first 2 s of the 4: the first 1564 of 3130 frames measured
     assert 0.48 < joint / a["frames_received"] < 0.52, (joint, a)
-    # the first half of the same frames: measured 0.05 deg, 0.003 dB from all of them
+    # the first half of the same frames: measured 0.05-0.13 deg, 0.003 dB from all of them
     full = calstore.load(t / "est" / "calibration.json")
     ph, db = worst(offsets(doc), offsets(full))
     assert ph < 0.2 and db < 0.01, (ph, db)
