@@ -367,7 +367,7 @@ class OffsetEstimator:
     # compass error), and the verdict says the offsets hang on that correction
     MIN_EXPLAINED_ILL_DEG = 2.0
 
-    def fit_geometry(self, fit_lever_arm=False, fit_time=True, until=None, max_frames=20000):
+    def fit_geometry(self, fit_lever_arm=False, fit_time=True, until=None, max_frames=4000):
         """Heading correction, radio-to-GNSS time offset (and lever arm) that make the
         relative phases follow the geometry.
 

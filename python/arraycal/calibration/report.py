@@ -115,6 +115,9 @@ def verdict_lines(doc):
     return out
 
 
+PLOT_FRAMES = 4000  # frames drawn per figure at most
+
+
 def write_report(out_dir, array, est, result, doc, track=None):
     """report.txt and PNG figures in out_dir."""
     atomic_write_text(os.path.join(out_dir, "report.txt"), summary_text(array, result, doc))
@@ -126,6 +129,12 @@ def write_report(out_dir, array, est, result, doc, track=None):
                                np.array(result.lever_arm_correction_m)
                                if result.lever_arm_correction_m else None)
     aoa = est.angles_of_arrival(result.heading_deg)
+    if len(t) > PLOT_FRAMES:
+        # a figure shows a few thousand points at most; drawing every frame of a long
+        # campaign cost seconds: an even subset in time
+        keep = np.linspace(0, len(t) - 1, PLOT_FRAMES).astype(int)
+        t, alpha, tx, snr, ratio, aoa = (np.asarray(a)[keep]
+                                         for a in (t, alpha, tx, snr, ratio, aoa))
     tt = t - t[0]
     others = [(k, e) for k, e in enumerate(array.elements) if e.id != array.reference]
 
