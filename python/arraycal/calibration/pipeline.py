@@ -463,5 +463,9 @@ def regenerate_report(out_dir):
                           q.get("heading_correction_deg", 0.0), q.get("heading_std_deg"),
                           q.get("lever_arm_correction_m"), q.get("lever_arm_std_m"),
                           q.get("joint_geometry", False))
+    from .multipath import fit_from_dict
+    # its factor is divided out of the figures again (two_ray.png, which needs the
+    # fit's per-frame residuals, stays as the calibration wrote it)
+    result.two_ray = fit_from_dict(q.get("two_ray"))
     write_report(out_dir, array, est, result, doc)
     return doc
