@@ -278,4 +278,4 @@ def test_no_reflection_the_ground_model_changes_nothing(tmp_path):
     for e, ref in zip(s["result"].elements, los_only.elements):
         assert e.offset == ref.offset
     ph, db = worst_errors(doc, sim["truth"])
-    assert ph < 0.3 and db < 0.03, (ph, db)
+    assert ph < 0.1 and db < 0.005, (ph, db)        # achieved 0.033 deg, 0.0006 dB
