@@ -322,6 +322,13 @@ class OffsetEstimator:
                 break
             two_ray = self._fit_two_ray(heading, lever, until, ground)
             if not two_ray.used:
+                if joint and it > 0:
+                    # the term was dropped at the new geometry: the geometry is fitted
+                    # again without the reflection it assumed
+                    fit = self.fit_geometry(fit_lever_arm=fit_lever_arm, until=until)
+                    hc, lever = fit["heading_correction_deg"], fit["lever_arm_correction_m"]
+                    heading = self.array.heading_deg + hc
+                    self.time_offset_s = fit["time_offset_s"]
                 break          # no reflection: the geometry fit stands as it is
         if fit is not None:
             fit["alternations"] = it + 1
