@@ -128,7 +128,11 @@ void los_logger_impl::handle(const pmt::pmt_t& msg)
             d_rows += ',';
             append_number(d_rows, v.delay_s[at], std::chars_format::scientific, 4);
             d_rows += ',';
-            append_number(d_rows, v.snr_db[at], std::chars_format::fixed, 2);
+            // no LoS tap above the noise: nan, which the reader takes as not valid
+            if (v.valid && !v.valid[at])
+                d_rows += "nan";
+            else
+                append_number(d_rows, v.snr_db[at], std::chars_format::fixed, 2);
             d_rows += '\n';
         }
     // one write per message (a frame or a batch): in the kernel's hands

@@ -99,6 +99,15 @@ const char* read_los(const pmt::pmt_t& msg, los_view& out)
     if (n == 0 || nd != n || ns != n || n % out.frames != 0)
         return "los, delay_s and snr_db differ in length or do not hold every frame";
     out.n = n / out.frames;
+    // optional (hand-made messages may leave it out): every channel valid then
+    const pmt::pmt_t valid = pmt::dict_ref(msg, KEY_VALID, nil);
+    out.valid = nullptr;
+    if (pmt::is_u8vector(valid)) {
+        size_t nv = 0;
+        out.valid = pmt::u8vector_elements(valid, nv);
+        if (nv != n)
+            return "valid does not hold every frame's channels";
+    }
     return nullptr;
 }
 

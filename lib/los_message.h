@@ -50,6 +50,7 @@ struct los_view {
     const gr_complex* gain = nullptr; //!< [frames * n], frame-major
     const double* delay_s = nullptr;  //!< [frames * n]
     const double* snr_db = nullptr;   //!< [frames * n]
+    const uint8_t* valid = nullptr;   //!< [frames * n], or nullptr: all valid
     // a single-frame message's scalars (gps_time and seq point here)
     double one_gps_time = 0.0;
     uint64_t one_seq = 0;

@@ -27,7 +27,7 @@ def rows_of(d):
             for c in range(len(los))]
 
 
-def los_message(gps_time, seq, gains, delays, snrs):
+def los_message(gps_time, seq, gains, delays, snrs, valid=None):
     """A LoS dict as the receive chain makes it (seq a uint64)."""
     d = pmt.make_dict()
     d = pmt.dict_add(d, pmt.intern("gps_time"), pmt.from_double(gps_time))
@@ -35,7 +35,8 @@ def los_message(gps_time, seq, gains, delays, snrs):
     d = pmt.dict_add(d, pmt.intern("los"), pmt.init_c32vector(len(gains), list(gains)))
     d = pmt.dict_add(d, pmt.intern("delay_s"), pmt.init_f64vector(len(delays), list(delays)))
     d = pmt.dict_add(d, pmt.intern("snr_db"), pmt.init_f64vector(len(snrs), list(snrs)))
-    d = pmt.dict_add(d, pmt.intern("valid"), pmt.init_u8vector(len(gains), [1] * len(gains)))
+    valid = [1] * len(gains) if valid is None else valid
+    d = pmt.dict_add(d, pmt.intern("valid"), pmt.init_u8vector(len(valid), list(valid)))
     return d
 
 
@@ -164,3 +165,38 @@ def test_a_batched_chain_writes_the_same_log_as_a_per_frame_one(tmp_path):
         assert logger.count() == chain.stats()["los"] >= 24 and logger.rejected() == 0
         logs.append(read_lines(path))
     assert logs[0] == logs[1] and len(logs[0]) == 1 + 2 * (len(logs[0]) - 1) // 2
+
+
+def test_a_channel_flagged_not_valid_is_logged_as_nan_and_read_back_as_not_valid(tmp_path):
+    """A frame whose LoS the chain did not find above the noise (valid 0) must not come
+    back as a good frame when the log is read: its snr_db is written as nan, which
+    read_los_csv marks not valid and the estimator rejects as low SNR."""
+    from gnuradio.arraycal.calibration import pipeline
+    path = tmp_path / "los.csv"
+    tb = gr.top_block()
+    chain = arraycal.rx_chain(num_chans=2, samp_rate=FS)
+    log = arraycal.los_logger(str(path))
+    sig = stream(4, seed=13)
+    for c in range(2):  # a looping source: the flowgraph runs until stop()
+        tb.connect(blocks.vector_source_c(sig[c].tolist(), True), (chain, c))
+    tb.msg_connect(chain, "los", log, "los")
+    t0 = 2e9  # far from the chain's own frames (its clock starts at 0)
+    port = pmt.intern("los")
+    tb.start()
+    log._post(port, los_message(t0, 1, [1.0, 0.5j], [1e-7, 1e-7], [30.0, 25.0]))
+    log._post(port, los_message(t0 + 0.125, 2, [1.0, 0.5j], [1e-7, 1e-7], [30.0, 25.0], [1, 0]))
+    # a valid vector of the wrong length is a malformed message: counted, not written
+    log._post(port, los_message(t0 + 0.25, 3, [1.0, 0.5j], [1e-7, 1e-7], [30.0, 25.0], [1]))
+    tb.stop()
+    tb.wait()
+    log.close()
+    mine = [ln for ln in read_lines(path) if ln.startswith("2000000000.")]
+    assert mine == ["2000000000.0000000,1,0,1,0,1.0000e-07,30.00",
+                    "2000000000.0000000,1,1,0,0.5,1.0000e-07,25.00",
+                    "2000000000.1250000,2,0,1,0,1.0000e-07,30.00",
+                    "2000000000.1250000,2,1,0,0.5,1.0000e-07,nan"]
+    assert log.rejected() == 1
+    frames = list(pipeline.read_los_csv(str(path)))
+    t = np.concatenate([b["gps_time"] for b in frames])
+    valid = np.concatenate([b["valid"] for b in frames])[t >= t0]
+    assert valid.tolist() == [[1, 1], [1, 0]]

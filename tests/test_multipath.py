@@ -260,9 +260,9 @@ def test_whole_chain_measured_case(method, tmp_path):
 @pytest.mark.parametrize("scenario,ground,perm", [("orbit", 6.0, None), ("snake", 1.5, None),
                                                   ("orbit", 20.0, 5 - 0.3j)])
 def test_emulator_block_matches_exact_per_element_delays(scenario, ground, perm):
-    # the emulator's vectorised block (Taylor expansion of each delay about the LoS's
-    # mean) against the exact per-element, per-path delay on the centred DFT grid, with
-    # the noise and phase noise off: within 1e-4 of the signal (stated remainder bound)
+    # the emulator's block (the C++ channel_model) against the exact per-element,
+    # per-path delay on the centred DFT grid computed here with numpy, with the noise and
+    # phase noise off: within 2e-5 of the signal (float32 arithmetic; 4e-6 achieved)
     from gnuradio import arraycal
     from gnuradio.arraycal.sim import emulator
     from gnuradio.arraycal.sim.demo import demo_array
@@ -301,7 +301,7 @@ def test_emulator_block_matches_exact_per_element_delays(scenario, ground, perm)
                 H += Hp
             want = np.fft.ifft(X * H * emu.eps_vec[k] * emu.scale) * lo
             got = outs[k][b * K:(b + 1) * K]
-            assert np.max(np.abs(got - want)) < 1e-4 * np.max(np.abs(want)), (b, k)
+            assert np.max(np.abs(got - want)) < 2e-5 * np.max(np.abs(want)), (b, k)
 
 
 @pytest.mark.timeout(300)

@@ -10,6 +10,7 @@
 #include <pybind11/stl.h>
 
 #include <gnuradio/arraycal/apes.h>
+#include <gnuradio/arraycal/channel_model.h>
 #include <gnuradio/arraycal/cir_los.h>
 #include <gnuradio/arraycal/dft.h>
 #include <gnuradio/arraycal/ls_estimator.h>
@@ -218,4 +219,57 @@ void bind_kernels(py::module& m)
         .def("regularised", &apes::regularised)
         .def("loading", &apes::loading)
         .def("zero_data", &apes::zero_data);
+
+    py::class_<channel_model>(
+        m, "channel_model",
+        "The channel emulator's sample work: per element and path gains and delays on "
+        "the centred DFT grid of each packet, elements summed onto channels, the common "
+        "LO (carrier offset, phase-noise walk) and AWGN.")
+        .def(py::init<int, const std::vector<int>&, int, int, double, double, float,
+                      uint64_t>(),
+             py::arg("packet_len"), py::arg("element_channel"), py::arg("num_channels"),
+             py::arg("num_paths"), py::arg("cfo"), py::arg("phase_noise"),
+             py::arg("noise_sigma"), py::arg("seed"))
+        .def("packet_len", &channel_model::packet_len)
+        .def("num_channels", &channel_model::num_channels)
+        .def("set_noise_sigma", &channel_model::set_noise_sigma, py::arg("sigma"))
+        .def("walk_phase", &channel_model::walk_phase)
+        .def(
+            "process",
+            [](channel_model& self, carr x,
+               py::array_t<gr_complex, py::array::c_style | py::array::forcecast> gains,
+               py::array_t<double, py::array::c_style | py::array::forcecast> delays,
+               uint64_t start, py::list outs) {
+                const int K = self.packet_len();
+                if (x.ndim() != 1 || x.shape(0) % K != 0)
+                    throw std::invalid_argument("x must hold whole packets");
+                const int B = static_cast<int>(x.shape(0) / K);
+                const ssize_t need =
+                    static_cast<ssize_t>(B) * self.num_elements() * self.num_paths();
+                if (gains.size() != need || delays.size() != need)
+                    throw std::invalid_argument(
+                        "gains and delays: (packets, elements, paths) values");
+                if (static_cast<int>(outs.size()) != self.num_channels())
+                    throw std::invalid_argument("one output array per channel");
+                std::vector<gr_complex*> o;
+                for (auto item : outs) {
+                    // written in place (a converted copy would be lost): demand the
+                    // exact type, contiguous and writable
+                    if (!py::isinstance<py::array>(item))
+                        throw std::invalid_argument("outputs: numpy arrays");
+                    auto a = py::reinterpret_borrow<py::array>(item);
+                    if (!a.dtype().is(py::dtype::of<gr_complex>()) ||
+                        !(a.flags() & py::array::c_style) || !a.writeable() ||
+                        a.size() < static_cast<ssize_t>(B) * K)
+                        throw std::invalid_argument("outputs: writable, contiguous "
+                                                    "complex64 arrays of len(x) samples");
+                    o.push_back(static_cast<gr_complex*>(a.mutable_data()));
+                }
+                py::gil_scoped_release release;
+                self.process(x.data(), B, gains.data(), delays.data(), start, o);
+            },
+            py::arg("x"), py::arg("gains"), py::arg("delays"), py::arg("start"),
+            py::arg("outs"),
+            "x: whole packets from absolute sample `start`; gains/delays (packets, "
+            "elements, paths), delays in samples; outs: one complex64 array per channel.");
 }

@@ -59,6 +59,7 @@ class offset_estimator(gr.basic_block):
         self.message_port_register_out(pmt.intern("offsets"))
         self.message_port_register_out(pmt.intern("text"))
         self.errors = 0
+        self._pending = False
 
     def _gnss(self, msg):
         d = pmt.to_python(msg)
@@ -68,6 +69,9 @@ class offset_estimator(gr.basic_block):
             return
         with self.lock:
             (self.rx_fixes if fix.role == "rx" else self.tx_fixes).append(fix)
+        if self._pending:
+            # a publication was due while the positions lagged behind the frames
+            self.publish()
 
     def _los(self, msg):
         try:
@@ -105,7 +109,12 @@ class offset_estimator(gr.basic_block):
                 return None
 
     def publish(self):
+        # GNU Radio hands one port's queued messages over before the other's: while
+        # LoS messages keep coming faster than they are handled (a simulation), the
+        # GNSS ones wait. An estimate that lacks positions for a tenth of its frames
+        # stays pending: every fix that arrives then publishes again
         r = self.estimate()
+        self._pending = r is None or r.frames_used < 0.9 * self.est.stored
         if r is None:
             return
         self.last = r

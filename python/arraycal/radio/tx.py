@@ -64,6 +64,9 @@ class packet_source(gr.hier_block2):
             if n_items >= 2**63:
                 raise UserError(f"duration {duration:g} s at {samp_rate:g} S/s is too long")
         self.head = blocks.head(gr.sizeof_gr_complex, n_items)
+        # a buffer of many packets: a consumer that works per call (the channel
+        # emulator's Python, a file or ZMQ sink) is woken once per many packets
+        self.head.set_min_output_buffer(0, 1 << 16)
         self.connect(self.src, self.head, self)
 
     def packet_len(self):

@@ -14,6 +14,10 @@ transmitter and the array also "log" UBX as ZED-F9P receivers would (RTK
 noise on the transmitter's positions), so a simulation runs the real GNSS
 path. The first output sample carries an rx_time tag in the GPS timescale, as
 a USRP whose time was set from GNSS (receive chain time offset 0).
+
+The geometry of each packet is computed here; the sample work (delays, the
+LO, the noise) is the C++ channel_model, so a campaign emulates faster than
+real time.
 """
 
 import math
@@ -23,11 +27,11 @@ import numpy as np
 import pmt
 import pymap3d
 from gnuradio import gr
-from scipy import fft as scipy_fft
 
 from ..calibration import geometry
 from .. import timeutil
 from ..gnss import ubxgen
+from .. import arraycal_python as arraycal_kernels
 
 C = geometry.C
 DEFAULT_ORIGIN = (63.4181, 10.4012, 52.0)  # NTNU Gloeshaugen, the array's GNSS antenna
@@ -72,26 +76,6 @@ def make_trajectory(name, heading_deg=0.0, **kw):
     if name not in SCENARIOS:
         raise ValueError(f"unknown scenario '{name}': use {', '.join(SCENARIOS)}")
     return SCENARIOS[name](heading_deg=heading_deg, **kw)
-
-
-def _ramp(theta, kc):
-    """exp(j theta_b kc) for the centred integer frequencies kc (B, K), by repeated
-    doubling of the powers of exp(j theta_b) instead of one complex exp per bin."""
-    m = int(np.max(np.abs(kc))) + 1
-    P = np.empty((len(theta), m), complex)
-    P[:, 0] = 1.0
-    w = np.exp(1j * theta)
-    L = 1
-    while L < m:
-        ln = min(L, m - L)
-        P[:, L:L + ln] = P[:, :ln] * w[:, None]
-        w = w * w
-        L += ln
-    idx = np.abs(kc).astype(int)
-    R = P[:, idx]
-    neg = kc < 0
-    R[:, neg] = np.conj(R[:, neg])
-    return R
 
 
 def random_offsets(elements, reference, seed=1, amp_std_db=1.0):
@@ -142,10 +126,12 @@ class channel_emulator(gr.sync_block):
         gr.sync_block.__init__(self, name="channel_emulator", in_sig=[np.complex64],
                                out_sig=[np.complex64] * self.nch)
         self.K = int(packet_len)
-        # random draws in fixed blocks of packets, so that a seed gives the
-        # same signal whatever sizes the scheduler's work calls have
-        self.block_packets = 32
-        self.set_output_multiple(self.K * self.block_packets)
+        # whole packets (each is delayed on its own DFT grid); the draws depend only on
+        # the seed and the sample index, so work calls of any size give the same signal.
+        # Large buffers: one call (Python's overhead) per many packets
+        self.set_output_multiple(self.K)
+        for c in range(self.nch):
+            self.set_min_output_buffer(c, self.K * 64)  # (the all-ports form logs a line)
         self.fs, self.freq = float(samp_rate), float(freq_hz)
         self.lam = C / self.freq
         self.traj = make_trajectory(scenario, arr.heading_deg) if isinstance(
@@ -170,11 +156,14 @@ class channel_emulator(gr.sync_block):
         self.cfo = float(cfo_hz)
         self.pn = math.radians(phase_noise_deg) / math.sqrt(self.fs)  # random walk per sample
         self.rng = np.random.default_rng(seed)
-        self.kc = np.fft.fftfreq(self.K) * self.K
         ranges = [np.linalg.norm(self.traj(t, self.T)) for t in np.linspace(0, self.T, 64)]
         self.scale = 4 * math.pi * float(np.mean(ranges)) / self.lam
         self.sigma = math.sqrt(10 ** (-snr_db / 10) / 2)
-        self.phase = 0.0
+        # the sample work in C++: delays, the common LO and the noise
+        self.npaths = 2 if (self.gamma or self.permittivity is not None) else 1
+        self._channel = arraycal_kernels.channel_model(
+            self.K, [e.channel for e in arr.elements], self.nch, self.npaths,
+            2 * math.pi * self.cfo / self.fs, self.pn, self.sigma, int(seed))
         self.origin = tuple(origin)
         self.start_gps = timeutil.utc_to_gps(timeutil.parse_utc(start_utc))
         self.gnss_rate, self.gnss_sigma = float(gnss_rate), float(gnss_sigma_m)
@@ -219,8 +208,7 @@ class channel_emulator(gr.sync_block):
 
     def work(self, input_items, output_items):
         x = input_items[0]
-        step = self.K * self.block_packets
-        n = len(x) - len(x) % step
+        n = len(x) - len(x) % self.K
         start = self.nitems_read(0)
         if self.limit:
             n = min(n, self.limit - start)
@@ -229,12 +217,7 @@ class channel_emulator(gr.sync_block):
                 return -1
         if n <= 0:
             return 0
-        done = 0
-        while done < n:
-            m = min(step, n - done)
-            self._work_block(x[done:done + m], [o[done:done + m] for o in output_items],
-                             start + done)
-            done += m
+        self._work_block(x[:n], output_items, start)
         self._ubx((start + n) / self.fs + 1.0 / self.gnss_rate)
         if self.progress:
             self.progress(start + n)
@@ -268,94 +251,25 @@ class channel_emulator(gr.sync_block):
         return (s - root) / (s + root)
 
     def _work_block(self, x, outs, start):
-        """One block of whole packets, vectorised. Each path's delay is applied on the
-        centred DFT grid as exp(-j 2 pi f tau) = exp(-j 2 pi f tau0) sum_j (u delta)^j / j!,
-        tau0 the LoS's mean delay over the elements, delta each element's and path's
-        difference (the array's aperture: 0.01 sample for a metre at 4 MS/s; a ground
-        reflection's extra path) and u = -j 2 pi f, with as many terms as keep the
-        remainder below 1e-4: a few inverse FFTs per packet, whatever the number of
-        elements, instead of one per element and path."""
-        n = len(x)
+        """Whole packets from absolute sample `start`: the geometry of each packet's
+        moment here (per packet, vectorised), the sample work in C++ (channel_model:
+        each path's delay on the packet's centred DFT grid, the elements summed onto
+        their channels, the common LO's carrier offset and phase noise, AWGN)."""
+        n = len(x) - len(x) % self.K
         if not self._tagged:
             whole = math.floor(self.start_gps)
             for c in range(self.nch):
                 self.add_item_tag(c, 0, pmt.intern("rx_time"), pmt.make_tuple(
                     pmt.from_uint64(int(whole)), pmt.from_double(self.start_gps - whole)))
             self._tagged = True
-        B, K = n // self.K, self.K
-        x = np.asarray(x[:n], np.complex64).reshape(B, K)
-        # a packet source repeats one packet: the spectrum of a block seen before is kept
-        if self._spec is not None and self._spec[0].shape == x.shape and \
-                np.array_equal(self._spec[0], x):
-            X = self._spec[1]
-        else:
-            X = scipy_fft.fft(x, axis=1)
-            self._spec = (x.copy(), X)
-        t = (start + np.arange(B) * K) / self.fs
-        tx = np.array([self.traj(ti, self.T) for ti in t])                 # (B, 3)
-        u = (-2j * np.pi * self.kc / K).astype(np.complex64)               # (K,)
-        Y = np.zeros((B, len(self.elem), K), np.complex64)
+        B = n // self.K
+        t = (start + np.arange(B) * self.K) / self.fs
+        tx = np.array([self.traj(ti, self.T) for ti in t]).reshape(B, 3)
         paths = self._paths(tx)
-        tau0 = paths[0][1].mean(axis=1)                                     # (B,)
-        # the reflection shares the LoS's expansion when it is close enough (a low
-        # ground: 5 terms reach 0.12 sample), else it gets its own
-        groups = [(tau0, paths)]
-        if len(paths) > 1 and np.max(np.abs(paths[1][1] - tau0[:, None])) > 0.12:
-            groups = [(tau0, paths[:1]), (paths[1][1].mean(axis=1), paths[1:])]
-        for t0, grp in groups:
-            dmax = max(float(np.max(np.abs(tau - t0[:, None]))) for _, tau in grp)
-            # Taylor terms for a remainder (pi dmax)^(m+1) / (m+1)! below 1e-4
-            m = 1
-            while (math.pi * dmax) ** (m + 1) / math.factorial(m + 1) > 1e-4 and m < 6:
-                m += 1
-            Z = X * _ramp(-2 * np.pi * t0 / K, self.kc).astype(np.complex64)
-            terms = [Z]
-            for j in range(1, m + 1):
-                terms.append(terms[-1] * (u / np.float32(j)))
-            if K % 2 == 0:
-                # the Nyquist bin is real: cos of the delay (a symmetric band), and its
-                # Taylor terms
-                xn = X[:, K // 2]
-                for j, T in enumerate(terms):
-                    T[:, K // 2] = xn * (np.pi ** j / math.factorial(j) *
-                                         np.cos(np.pi * t0 + j * np.pi / 2))
-            ys = [scipy_fft.ifft(T, axis=1)[:, None, :] for T in terms]
-            for g, tau in grp:
-                dk = (tau - t0[:, None]).astype(np.float32)[:, :, None]
-                acc = ys[m]
-                for j in range(m - 1, -1, -1):
-                    acc = ys[j] + dk * acc
-                Y += g.astype(np.complex64)[:, :, None] * acc
-        # the common LO: CFO (exactly, as an outer product of packet and sample phasors)
-        # times the phase noise's random walk, small within a block (1 + j w - w^2 / 2)
-        w0 = 2 * np.pi * self.cfo / self.fs
-        p0 = self.phase + w0 * start
-        common = (np.exp(1j * (np.mod(p0 + w0 * K * np.arange(B), 2 * np.pi)))[:, None] *
-                  np.exp(1j * w0 * np.arange(K))[None, :]).reshape(n)
-        walk = None
-        if self.pn:
-            # the random walk drawn every 32 samples and interpolated: its per-sample
-            # steps (1e-5 rad) are far below anything the receiver resolves
-            D = 32
-            m = -(-n // D)
-            knots = np.concatenate([[0.0], np.cumsum(self.rng.normal(0, self.pn * math.sqrt(D),
-                                                                      m))])
-            walk = np.interp(np.arange(1, n + 1) / D, np.arange(m + 1), knots)
-        if walk is not None:
-            wc = walk - walk[-1] / 2
-            common = common * np.exp(1j * walk[-1] / 2) * (1 + 1j * wc - wc * wc / 2)
-            self.phase += walk[-1]
-        common = common.astype(np.complex64)
-        noise = np.empty(n, np.complex64)
-        sigma = np.float32(self.sigma)
-        for c in range(self.nch):
-            out = outs[c]
-            # complex AWGN drawn straight into the complex64 buffer (I, Q interleaved)
-            self.rng.standard_normal(dtype=np.float32, out=noise.view(np.float32))
-            np.multiply(noise, sigma, out=out[:n])
-            for k, e in enumerate(self.array.elements):
-                if e.channel == c:
-                    out[:n] += Y[:, k, :].reshape(n) * common
+        gains = np.stack([g for g, _ in paths], axis=2).astype(np.complex64)   # (B, N, P)
+        delays = np.stack([tau for _, tau in paths], axis=2)                   # samples
+        self._channel.process(np.ascontiguousarray(x[:n], np.complex64), gains, delays,
+                              int(start), [o[:n] for o in outs])
 
     def stop(self):
         for f in (self._tx_f, self._rx_f):
