@@ -39,6 +39,7 @@ UHD_FLOWGRAPHS = {"apps/arraycal_tx.grc": {}, "apps/arraycal_tx_uhd.grc": {},
                   "apps/arraycal_rx.grc": {"array": str(EXAMPLES / "loopback_zmq" / "array.yaml")}}
 START_STOP = {"examples/loopback_zmq/emulator.grc": {"tx_ubx": "tx.ubx", "rx_ubx": "rx.ubx"},
               "examples/loopback_zmq/receiver.grc": {"los_path": "los.csv"},
+              "examples/multihost/host.grc": {"los_path": "los.csv"},
               "examples/reciprocity_zmq/calibrator.grc": {"out": "calibrator.jsonl"},
               "examples/reciprocity_zmq/node.grc": {"out": "node.jsonl"},
               "examples/sensing/sensing_sim.grc": {}}

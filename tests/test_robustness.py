@@ -288,6 +288,11 @@ OPTIONS = [(("tx",), o, NUMBERS) for o in ("--freq", "--rate", "--gain", "--ampl
                "--max-h-acc", "--min-snr")] + \
     [(("process", "--iq", "x", "--array", "a", "--tx-gnss", "t", "--out", "o"), o, TRIPLES)
      for o in ("--rx-position", "--tx-offset")] + \
+    [(("estimate", "--los", "zmq:x", "--array", "a", "--tx-gnss", "t", "--out", "o"), o,
+      NUMBERS) for o in ("--freq", "--rate", "--frames", "--duration", "--idle-stop",
+                         "--start-timeout")] + \
+    [(("estimate", "--los", "zmq:x", "--array", "a", "--tx-gnss", "t", "--out", "o"),
+      "--rx-position", TRIPLES)] + \
     [(("demo",), o, NUMBERS) for o in ("--freq", "--rate", "--duration", "--elements", "--snr",
                                         "--heading-error", "--seed")] + \
     [(("gnss", "log", "--port", "p", "--out", "o"), o, NUMBERS) for o in ("--baud",

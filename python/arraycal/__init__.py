@@ -24,6 +24,7 @@ from .calibration.apply import calibration_apply  # noqa: F401
 from .sim.emulator import channel_emulator  # noqa: F401
 from .radio.rx import rx_source, sigmf_sink, ubx_pdu_decoder  # noqa: F401
 from .calibration.live import offset_estimator  # noqa: F401
+from .radio.multihost import los_publisher, los_aligner  # noqa: F401
 from .reciprocity.blocks import (reciprocity_calibrator, reciprocity_tracker,  # noqa: F401
                                  reciprocity_logger, reciprocity_node_sim)
 from .sensing.blocks import sensing_range_doppler, sensing_link_sim  # noqa: F401

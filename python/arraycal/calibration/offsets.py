@@ -438,7 +438,7 @@ class OffsetEstimator:
     GEOMETRY_CONVERGED = (0.01, 1e-3)
     MAX_ALTERNATIONS = 4
 
-    def fit_geometry(self, fit_lever_arm=False, fit_time=True, until=None, max_frames=20000,
+    def fit_geometry(self, fit_lever_arm=False, fit_time=True, until=None, max_frames=4000,
                      two_ray=None, two_ray_geometry=None):
         """Heading correction, radio-to-GNSS time offset (and lever arm) that make the
         relative phases follow the geometry.

@@ -402,14 +402,16 @@ def _process(iq, array_path, tx_gnss, out_dir, rx_gnss=None, rx_position=None, m
 def _calibrate_from_los(los_csv, array_path, tx_gnss, out_dir, freq_hz, samp_rate, rx_gnss=None,
                        rx_position=None, joint=False, fit_lever_arm=False, quality=None,
                        tx_offset_enu=(0.0, 0.0, 0.0), min_snr_db=10.0, store=None,
-                       method="fft", gain_db=None, serials=(), report=True):
-    """The calibration from a LoS log (arraycal rx, a receiver flowgraph) + GNSS."""
+                       method="fft", gain_db=None, serials=(), report=True, extra_quality=None):
+    """The calibration from a LoS log (arraycal rx, a receiver flowgraph) + GNSS;
+    extra_quality: what the producer knows, into the document's quality."""
     array = array_path if isinstance(array_path, geometry.ArrayGeometry) else \
         geometry.load_array(array_path)
     check_inputs(array, freq_hz, "--freq")
     pos = load_positions(tx_gnss, rx_gnss, rx_position, quality)
     est = estimator_from_log(los_csv, array, freq_hz, pos, tx_offset_enu, min_snr_db)
-    q = dict(pos.quality, los_log=os.path.basename(los_csv), origin=list(pos.origin))
+    q = dict(pos.quality, los_log=os.path.basename(los_csv), origin=list(pos.origin),
+             **(extra_quality or {}))
     return calibrate(est, array, sample_rate=samp_rate, method=method, out_dir=out_dir,
                      store=store, joint=joint, fit_lever_arm=fit_lever_arm, gain_db=gain_db,
                      serials=serials, quality=q, report=report)

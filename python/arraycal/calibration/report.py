@@ -140,6 +140,9 @@ def verdict_lines(doc):
     return out
 
 
+PLOT_FRAMES = 4000  # frames drawn per figure at most
+
+
 def write_report(out_dir, array, est, result, doc, track=None):
     """report.txt and PNG figures in out_dir."""
     atomic_write_text(os.path.join(out_dir, "report.txt"), summary_text(array, result, doc))
@@ -154,6 +157,14 @@ def write_report(out_dir, array, est, result, doc, track=None):
     two_ray = result.two_ray is not None and result.two_ray.used
     ratio_los = est.compensated(result.heading_deg, lever)[0] if two_ray else None
     aoa = est.angles_of_arrival(result.heading_deg)
+    if len(t) > PLOT_FRAMES:
+        # a figure shows a few thousand points at most; drawing every frame of a long
+        # campaign cost seconds: an even subset in time
+        keep = np.linspace(0, len(t) - 1, PLOT_FRAMES).astype(int)
+        t, alpha, tx, snr, ratio, aoa = (np.asarray(a)[keep]
+                                         for a in (t, alpha, tx, snr, ratio, aoa))
+        if ratio_los is not None:
+            ratio_los = ratio_los[keep]
     tt = t - t[0]
     others = [(k, e) for k, e in enumerate(array.elements) if e.id != array.reference]
 

@@ -17,10 +17,11 @@ import sys
 from ..errors import UserError
 from ..signals import EXIT_SIGINT, EXIT_SIGTERM, Terminated, sigterm_raises
 from .common import Parser, add_logging_options, setup_logging
-from . import cal, demo, gnss, process, reciprocity, rx, tx
+from . import cal, demo, estimate, gnss, process, reciprocity, rx, tx
 
 # ---------------------------------------------------------------- main
-VERBS = [tx.add_waveform, tx.add_tx, rx.add_rx, gnss.add_gnss, process.add_process,
+VERBS = [tx.add_waveform, tx.add_tx, rx.add_rx, estimate.add_estimate, gnss.add_gnss,
+         process.add_process,
          process.add_report, cal.add_cal, demo.add_demo, reciprocity.add_reciprocity]
 
 

@@ -71,7 +71,23 @@ def add_rx(sub):
     p.add_argument("--store", help="calibration store (default: the user store)")
     p.add_argument("--joint-geometry", action=argparse.BooleanOptionalAction, default=True,
                    help="fit the heading and the radio-to-GNSS time offset (default on)")
+    p.add_argument("--los-sink", help="one host of several: also publish the LoS messages "
+                                      "(batched, with the channel map) on a ZMQ PUB socket "
+                                      "bound to zmq:ADDR, for arraycal estimate")
+    p.add_argument("--array-channels", type=array_channel_list,
+                   help="with --los-sink: the array channels (the array file's channel "
+                        "numbers) of this host's channels 0..N-1, as 4-7 or 4,5,6,7 "
+                        "(default 0..N-1)")
     p.set_defaults(func=_cmd_rx)
+
+
+def array_channel_list(text):
+    """--array-channels: distinct array channels, '4-7' or '4,5,6,7'."""
+    from ..radio.multihost import parse_array_channels
+    try:
+        return parse_array_channels(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _resolve_stream(args):
@@ -147,15 +163,34 @@ def _check_gnss(args):
     return array, origin
 
 
+def _check_los_sink(args):
+    """--los-sink and --array-channels: the host's channel map, checked at the start."""
+    if args.array_channels is not None and not args.los_sink:
+        raise UserError("--array-channels needs --los-sink (the map travels with the "
+                        "published LoS messages)")
+    if not args.los_sink:
+        return
+    if not _is_zmq(args.los_sink) or not args.los_sink[4:]:
+        raise UserError(f"--los-sink '{args.los_sink}': use zmq:ADDR, e.g. "
+                        "zmq:tcp://0.0.0.0:5560")
+    if args.array_channels is None:
+        args.array_channels = tuple(range(args.channels))
+    if len(args.array_channels) != args.channels:
+        raise UserError(f"--array-channels gives {len(args.array_channels)} array channel(s) "
+                        f"for {args.channels} receive channel(s)")
+
+
 def _cmd_rx(args):
     import os
     kind = _resolve_stream(args)
+    _check_los_sink(args)
     array, origin = _check_gnss(args)
     from gnuradio import gr
     from ..arraycal_python import los_logger
     from ..calibration.live import offset_estimator
     from ..radio.rx import rx_source, sigmf_sink, ubx_pdu_decoder
     from ..radio.rx_chain import rx_chain
+    from ..radio.multihost import format_channels
     os.makedirs(args.out, exist_ok=True)
     next_pps = None
     if args.sync == "gps_time" and kind == "uhd":
@@ -170,8 +205,9 @@ def _cmd_rx(args):
     except RuntimeError as e:
         raise UserError(f"{args.source} source: {' '.join(str(e).split())}") from None
     offset = src.time_offset() if args.time_offset is None else args.time_offset
+    # a host of several sends batches: the estimator pays per message
     chain = rx_chain(num_chans=args.channels, samp_rate=args.rate, gps_minus_rx_time_s=offset,
-                     method=args.method)
+                     method=args.method, batch_frames=64 if args.los_sink else 1)
     los_path = os.path.join(args.out, "los.csv")
     try:
         logger = los_logger(los_path)
@@ -181,6 +217,7 @@ def _cmd_rx(args):
     for c in range(args.channels):
         tb.connect((src, c), (chain, c))
     tb.msg_connect(chain, "los", logger, "los")
+    publisher = _publish_los(tb, chain, args) if args.los_sink else None
     if args.record:
         rec = sigmf_sink(os.path.join(args.out, "recording"), args.channels, args.rate,
                          args.freq, args.gain, [args.serial] if args.serial else [], offset,
@@ -209,6 +246,13 @@ def _cmd_rx(args):
         return chain.samples_read()
 
     def done():
+        if not finished():
+            return False
+        if publisher is not None:
+            publisher.end_and_flush()
+        return True
+
+    def finished():
         n = consumed()
         if limit and n >= limit:
             return True
@@ -238,6 +282,8 @@ def _cmd_rx(args):
         print(f"arraycal rx: {args.channels} channels from {args.source} at "
               f"{args.rate / 1e6:g} MS/s, {args.freq / 1e6:g} MHz, GPS - rx_time {offset:g} s, "
               f"LoS log {los_path}"
+              + (f", LoS published on {args.los_sink} as array channels "
+                 f"{format_channels(args.array_channels)}" if args.los_sink else "")
               + (", Ctrl-C to stop" if not limit else f", {args.duration:g} s"), flush=True)
 
     elapsed, stopped = run_flowgraph(tb, "arraycal rx", progress, period=10.0,
@@ -248,7 +294,9 @@ def _cmd_rx(args):
                         "sender running? (--start-timeout)")
     st = chain.stats()
     print(f"arraycal rx: {'stopped' if stopped else 'done'}; {st['frames']} frames, "
-          f"{logger.count()} logged", flush=True)
+          f"{logger.count()} logged"
+          + (f", {publisher.block.sent} published" if publisher is not None else ""),
+          flush=True)
     if stopped:
         # interrupted: the LoS log is kept (flushed as it came), no calibration is made
         # from a cut-short run; `arraycal process --los` makes one from the log
@@ -271,6 +319,42 @@ def _cmd_rx(args):
           + (f"stored {s['store_path']}" if s["store_path"] else "not stored"))
     return code
     return 0
+
+
+class _Publisher:
+    """The host's LoS publisher and its ZMQ PUB sink; end_and_flush() lets the
+    publisher take the LoS already queued for it, sends the end message and waits
+    until the sink has handed everything to ZMQ (each at most flush_s), so the
+    estimator gets it before the flowgraph stops. A PUB socket never waits for
+    subscribers: a host goes on receiving whatever the estimator does."""
+
+    def __init__(self, block, sink, flush_s=2.0):
+        import pmt
+        self.block, self.sink, self.flush_s = block, sink, flush_s
+        self._los, self._in = pmt.intern("los"), pmt.intern("in")
+
+    def _drain(self, blk, port):
+        t_end = time.monotonic() + self.flush_s
+        while blk.nmsgs(port) > 0 and time.monotonic() < t_end:
+            time.sleep(0.01)
+
+    def end_and_flush(self):
+        self._drain(self.block.to_basic_block(), self._los)
+        self.block.end()
+        self._drain(self.sink, self._in)
+
+
+def _publish_los(tb, chain, args):
+    from gnuradio import zeromq
+    from ..radio.multihost import los_publisher
+    pub = los_publisher(args.array_channels, args.freq, args.rate)
+    try:
+        sink = zeromq.pub_msg_sink(args.los_sink[4:], 100, True)
+    except RuntimeError as e:
+        raise UserError(f"--los-sink {args.los_sink}: {' '.join(str(e).split())}") from None
+    tb.msg_connect(chain, "los", pub, "los")
+    tb.msg_connect(pub, "out", sink, "in")
+    return _Publisher(pub, sink)
 
 
 def _write_live_calibration(args, array, live, serials):
