@@ -56,7 +56,8 @@ def snake_walk(heading_deg=0.0, near=12.0, far=30.0, width=24.0, legs=4, height=
 def simulate(out_dir, array_doc, offsets, freq, fs, duration, trajectory, snr_db=20.0,
              cfo_hz=1200.0, phase_noise_deg=0.0, reflection=None, gnss_sigma_m=0.01,
              gnss_rate=5.0, seed=1, gaps=(), truncate_bytes=0, true_heading=None,
-             file_heading=None, gain_db=40.0, serials=("SIMRX",), name="campaign"):
+             file_heading=None, gain_db=40.0, serials=("SIMRX",), name="campaign",
+             retune=None):
     """Write a campaign into out_dir; returns paths and the truth.
 
     array_doc: array file dict with the TRUE heading unless true_heading is given.
@@ -64,6 +65,8 @@ def simulate(out_dir, array_doc, offsets, freq, fs, duration, trajectory, snr_db
     reflection: None or (gamma, ground_depth_m): image source mirrored below ground.
     gaps: [(start_s, length_s)] of samples lost as in a USRP overflow.
     file_heading: heading written in the array file (a compass error if it differs).
+    retune: None or (start_s, freq2): from the packet at start_s on, the carrier is
+    freq2 (a new capture at freq2, as a retuned receiver records it).
     """
     rng = np.random.default_rng(seed)
     os.makedirs(out_dir, exist_ok=True)
@@ -91,8 +94,14 @@ def simulate(out_dir, array_doc, offsets, freq, fs, duration, trajectory, snr_db
     phase = 0.0
     chunk = 256
     t_sample = 0      # samples elapsed (kept or lost)
-    for p0 in range(0, n_pk, chunk):
-        p1 = min(n_pk, p0 + chunk)
+    retune_pk = n_pk if retune is None else int(math.ceil(retune[0] * fs / K))
+    bounds = sorted({0, n_pk} | ({retune_pk} if 0 < retune_pk < n_pk else set()))
+    chunks = [(a, min(b, a + chunk)) for lo, hi in zip(bounds, bounds[1:])
+              for a, b in [(x, hi) for x in range(lo, hi, chunk)]]
+    for p0, p1 in chunks:
+        if p0 == retune_pk:
+            rec.new_capture(timeutil.gps_to_utc(GPS_START + t_sample / fs), retune[1])
+        lam = C / (freq if p0 < retune_pk else retune[1])
         block = np.zeros((nch, (p1 - p0) * K), np.complex128)
         for p in range(p0, p1):
             t = (p * K) / fs

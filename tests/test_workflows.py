@@ -16,6 +16,7 @@ import numpy as np
 import pmt
 import pytest
 import yaml
+from hypothesis import given, settings, strategies as st
 
 from gnuradio import blocks, gr
 from gnuradio.arraycal import timeutil
@@ -74,10 +75,11 @@ class uhd_like_tagger(gr.sync_block):
         return n
 
 
-def rerecord(sim, base, stop_at, restarts, tagger=None):
+def rerecord(sim, base, stop_at, restarts, tagger=None, freq=None):
     """The simulated campaign's samples through sigmf_sink, tagged like a USRP, stopped
-    by a head block at `stop_at` samples (inside a buffer)."""
-    rec = open_recording(sim["meta"])
+    by a head block at `stop_at` samples (inside a buffer). freq: the first frequency of
+    a retuned campaign (the tagger then tags the retune)."""
+    rec = open_recording(sim["meta"], frequency=freq)
     nch = rec.num_channels
     tb = gr.top_block()
     src = blocks.file_source(gr.sizeof_gr_complex * nch, rec.data_path, False)
@@ -90,7 +92,7 @@ def rerecord(sim, base, stop_at, restarts, tagger=None):
         head = blocks.head(gr.sizeof_gr_complex, stop_at)
         tb.connect((split, c), (tag, c), head, (sink, c))
     tb.run()
-    return open_recording(base + ".sigmf-meta")
+    return None if freq else open_recording(base + ".sigmf-meta")
 
 
 @pytest.mark.timeout(600)
@@ -130,9 +132,9 @@ def test_uhd_style_tags_into_the_recorder_give_a_recording_process_reads(tmp_pat
     assert abs(ph) < 1.0
 
 
-def run_sink(tmp_path, n, nch, tags, name="r"):
+def run_sink(tmp_path, n, nch, tags, name="r", freq=None):
     """n samples of a ramp through sigmf_sink with the given (offset, key, value) tags on
-    channel 0; returns the recording's metadata and samples."""
+    channel 0; returns the recording's metadata and samples (at freq: of a retune)."""
     data = [(np.arange(n) + 1j * c).astype(np.complex64) for c in range(nch)]
     srcs = [blocks.vector_source_c(data[c].tolist(), False, 1,
                                    [gr.tag_utils.python_to_tag((o, pmt.intern(k), v))
@@ -147,7 +149,7 @@ def run_sink(tmp_path, n, nch, tags, name="r"):
     meta = json.load(open(base + ".sigmf-meta"))
     x = np.fromfile(base + ".sigmf-data", np.complex64).reshape(-1, nch)
     assert np.array_equal(x[:, 0], data[0]) and np.array_equal(x[:, nch - 1], data[nch - 1])
-    return meta, open_recording(base + ".sigmf-meta")
+    return meta, open_recording(base + ".sigmf-meta", frequency=freq)
 
 
 @pytest.mark.timeout(60)
@@ -180,6 +182,138 @@ def test_recorder_captures_for_every_tag_sequence(tmp_path):
         [(0, 1.3e9), (3000, 1.31e9)]
     assert timeutil.parse_utc(meta["captures"][1]["core:datetime"]) == \
         pytest.approx(t0 - LEAP + 3000 / 1e6, abs=1e-6)
+
+
+def retune_tags(t0):
+    """A USRP's tags over a retune: rx_time, rx_freq at 1300 MHz, UHD repeating it,
+    then rx_freq at 1310 MHz at sample 3000."""
+    return [(0, "rx_time", gps_tuple(t0)), (0, "rx_freq", pmt.from_double(1.3e9)),
+            (2000, "rx_freq", pmt.from_double(1.3e9)),
+            (3000, "rx_freq", pmt.from_double(1.31e9))]
+
+
+@pytest.mark.timeout(60)
+def test_one_frequency_of_a_retuned_recording_streams_its_own_samples(tmp_path):
+    # the recorder's retuned recording: each frequency's captures hold its samples, and
+    # the source streams only those, tagged with the capture's time
+    from gnuradio.arraycal.radio.recording import sigmf_source
+    t0 = GPS_START
+    for f, first, n in ((1.3e9, 0, 3000), (1.31e9, 3000, 3000)):
+        _, rec = run_sink(tmp_path, 6000, 2, retune_tags(t0), "retune", freq=f)
+        assert rec.frequency == f and rec.frequencies == [1.3e9, 1.31e9]
+        assert [c.sample_start for c in rec.captures] == [first] and rec.samples == n
+        tb = gr.top_block()
+        src = sigmf_source(rec)
+        sinks = [blocks.vector_sink_c() for _ in range(2)]
+        for c in range(2):
+            tb.connect((src, c), sinks[c])
+        tb.run()
+        for c in range(2):
+            np.testing.assert_array_equal(np.array(sinks[c].data()),
+                                          np.arange(first, first + n) + 1j * c)
+        tags = [t for t in sinks[0].tags() if str(t.key) == "rx_time"]
+        assert [t.offset for t in tags] == [0]
+        utc = pmt.to_uint64(pmt.tuple_ref(tags[0].value, 0)) + \
+            pmt.to_double(pmt.tuple_ref(tags[0].value, 1))
+        assert utc == pytest.approx(t0 - LEAP + first / 1e6, abs=1e-6)
+
+
+@pytest.mark.timeout(300)
+def test_freq_of_a_retuned_recording_property(tmp_path):
+    # any number: within 1 Hz of a frequency the recorder was tuned to selects its
+    # captures, any other is one error line naming the frequencies there are
+    run_sink(tmp_path, 6000, 1, retune_tags(GPS_START), "retune", freq=1.3e9)
+    meta = str(tmp_path / "retune.sigmf-meta")
+    tuned = (1.3e9, 1.31e9)
+
+    def matches(f):
+        return next((t for t in tuned if abs(f - t) <= 1.0), None)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                     st.sampled_from(tuned).flatmap(
+                         lambda t: st.floats(t - 2.0, t + 2.0))))
+    def library(f):
+        if matches(f) is not None:
+            rec = open_recording(meta, frequency=f)
+            assert rec.frequency == matches(f)
+            assert rec.samples == 3000
+        else:
+            with pytest.raises(UserError, match=r"no capture at .* its captures are at "
+                                                r"1300, 1310 MHz"):
+                open_recording(meta, frequency=f)
+    library()
+
+    # the command line: `process --freq` parses it (engineering notation), then the
+    # recording selects or refuses it, in one line; an accepted one gets as far as the
+    # array file (missing here)
+    @settings(max_examples=12, deadline=None)
+    @given(st.one_of(st.sampled_from(["1.3G", "1310M", "1.31e9", "1300000000.5"]),
+                     st.floats(1e6, 1e11).map(lambda f: f"{f:.9g}"),
+                     st.sampled_from(["abc", "nan", "-1.3e9", "0"])))
+    def command(text):
+        p = run_cli("process", "--iq", meta, "--freq", text, "--array",
+                    tmp_path / "none.yaml", "--tx-gnss", tmp_path / "none.ubx", "--out",
+                    tmp_path / "out", "--quiet")
+        line = assert_one_line_error(p)
+        try:
+            from gnuradio.arraycal.cli.common import frequency_hz
+            f = frequency_hz(text)
+        except Exception:
+            assert "--freq" in line, line
+            return
+        if matches(f) is not None:
+            assert "none.yaml" in line, line
+        else:
+            assert "no capture at" in line and "1300, 1310 MHz" in line, line
+    command()
+
+
+@pytest.mark.timeout(900)
+def test_a_recording_retuned_by_the_recorder_processes_one_frequency_at_a_time(tmp_path):
+    """A campaign recorded through sigmf_sink as a USRP tags it, retuned from 1300 to
+    1400 MHz halfway: `process` and `rx --source file:` refuse it without --freq (naming
+    both), and with --freq calibrate that frequency's captures, each to the truth."""
+    fs, f1, f2 = 1e6, 1.3e9, 1.4e9
+    sim = simulate(tmp_path / "sim", TWO_EL, OFFSETS_2, f1, fs, 6.0,
+                   snake_walk(heading_deg=30.0), snr_db=20, seed=23, retune=(3.0, f2))
+    k = open_recording(sim["meta"], frequency=f2).captures[0].sample_start
+    tag = uhd_like_tagger(2, GPS_START, fs, f1, {})
+    tag.tags.append((k, "rx_freq", pmt.from_double(f2)))
+    os.makedirs(tmp_path / "rec")
+    rerecord(sim, str(tmp_path / "rec" / "campaign"), sim["samples"], {}, tag, freq=f1)
+    meta = tmp_path / "rec" / "campaign.sigmf-meta"
+    caps = json.load(open(meta))["captures"]
+    assert [(c["core:sample_start"], c["core:frequency"]) for c in caps] == [(0, f1), (k, f2)]
+    common = ["--array", sim["array"], "--tx-gnss", sim["tx"], "--rx-gnss", sim["rx"],
+              "--store", tmp_path / "store"]
+    p = run_cli("process", "--iq", meta, *common, "--out", tmp_path / "none", "--quiet")
+    assert_one_line_error(p, "2 frequencies (1300, 1400 MHz", "--freq")
+    p = run_cli("rx", "--source", f"file:{meta}", "--out", tmp_path / "none2")
+    assert_one_line_error(p, "2 frequencies (1300, 1400 MHz", "--freq")
+    docs = {}
+    for f in (f1, f2):
+        out = tmp_path / f"cal{f / 1e6:g}"
+        p = run_cli("process", "--iq", meta, "--freq", f"{f:g}", *common, "--out", out,
+                    "--quiet", timeout=300)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert f"of 2 captures at {f / 1e6:g} MHz" in p.stderr, p.stderr
+        doc = docs[f] = calstore.load(out / "calibration.json")
+        assert doc["freq_hz"] == f and doc["quality"]["captures"] == 1
+        assert doc["quality"]["recording_frequencies_hz"] == [f1, f2]
+        ph = np.degrees(np.angle(complex(doc["elements"][1]["offset"]["re"],
+                                         doc["elements"][1]["offset"]["im"]) / OFFSETS_2["B"]))
+        assert abs(ph) < 0.5, ph
+    # each frequency's frames are its half of the campaign's (3 s of 1278-sample packets)
+    n1, n2 = (docs[f]["quality"]["frames_seen"] for f in (f1, f2))
+    assert abs(n1 - k / 1278) <= 2 and abs(n2 - (sim["samples"] - k) / 1278) <= 2, (n1, n2)
+    # the recording played by rx at one frequency: the same calibration as process's
+    r = run_cli("rx", "--source", f"file:{meta}", "--freq", f"{f2:g}", "--out",
+                tmp_path / "replay", *common, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "1400 MHz" in r.stdout
+    assert_same_offsets(docs[f2], calstore.load(tmp_path / "replay" / "calibration.json"),
+                        1e-3, 1e-4)
 
 
 @pytest.mark.timeout(30)
@@ -572,7 +706,8 @@ def test_gnu_radio_companion_opens_the_flowgraph(grc, tmp_path):
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
     assert f'Loading: "{grc}"' in text, text
-    for bad in ("Error", "Traceback", "Namespace", "not found", "Warning"):
+    for bad in ("Error", "Traceback", "Namespace", "not found", "Warning", "warning",
+                "Conversion from"):
         assert bad not in text, text
 
 

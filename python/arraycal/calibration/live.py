@@ -15,6 +15,14 @@ from ..errors import UserError
 from ..gnss import ubx as gnss
 from ..radio import los
 
+def summary_line(result):
+    """The offsets in one line: each element's phase (deg) and amplitude (dB) against
+    the reference, and the frames used."""
+    parts = [f"{e.id} {e.phase_deg:+.2f} deg {e.amp_db:+.3f} dB" for e in result.elements
+             if e.id != result.reference]
+    return f"vs {result.reference}: " + ", ".join(parts) + f" ({result.frames_used} frames)"
+
+
 class offset_estimator(gr.basic_block):
     """Live element offsets from LoS messages and GNSS messages.
 
@@ -22,8 +30,10 @@ class offset_estimator(gr.basic_block):
     role "tx" gives the transmitter's track; role "rx" the array's position,
     else rx_position "LAT,LON,HEIGHT"). Every `publish_every` LoS frames it sends
     an "offsets" message: freq_hz, reference, offsets (c32vector per element,
-    array-file order), phase_std_deg, amp_std_db (f64vectors), n_used. With a
-    store directory, the final estimate is stored when the flowgraph stops.
+    array-file order), phase_std_deg, amp_std_db (f64vectors), n_used, and on
+    "text" the same as one line (a symbol: what a QT GUI Message Edit Box of type
+    string shows; it refuses a dict). With a store directory, the final estimate is
+    stored when the flowgraph stops.
     """
 
     def __init__(self, array="", freq_hz=1.3e9, samp_rate=4e6, publish_every=1000,
@@ -47,6 +57,7 @@ class offset_estimator(gr.basic_block):
         self.set_msg_handler(pmt.intern("los"), self._los)
         self.set_msg_handler(pmt.intern("gnss"), self._gnss)
         self.message_port_register_out(pmt.intern("offsets"))
+        self.message_port_register_out(pmt.intern("text"))
         self.errors = 0
         self._pending = False
 
@@ -118,6 +129,7 @@ class offset_estimator(gr.basic_block):
             len(r.elements), [float(e.amp_std_db) for e in r.elements]))
         d = pmt.dict_add(d, pmt.intern("n_used"), pmt.from_long(int(r.frames_used)))
         self.message_port_pub(pmt.intern("offsets"), d)
+        self.message_port_pub(pmt.intern("text"), pmt.intern(summary_line(r)))
 
     def stop(self):
         if self.store:

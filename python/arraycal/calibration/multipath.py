@@ -90,6 +90,7 @@ class TwoRayFit:
     frame_index: np.ndarray = field(default=None, repr=False)   # frames the fit used
     frame_residual_los: np.ndarray = field(default=None, repr=False)
     frame_residual_two_ray: np.ndarray = field(default=None, repr=False)
+    smooth_height_s: float = 2.0   # the transmitter heights' smoothing it was fitted with
 
     def as_dict(self):
         d = {"used": bool(self.used), "gamma": {"re": float(self.gamma.real),
@@ -100,12 +101,33 @@ class TwoRayFit:
              "ground_height_given": bool(self.height_given),
              "residual_rms_los": float(self.residual_rms_los),
              "residual_rms_two_ray": float(self.residual_rms_two_ray),
-             "frames": int(self.frames), "note": self.note}
+             "frames": int(self.frames), "note": self.note,
+             "smooth_height_s": float(self.smooth_height_s)}
         if self.permittivity is not None:
             d["permittivity"] = {"re": float(self.permittivity.real),
                                  "im": float(self.permittivity.imag)}
             d["polarisation"] = self.polarisation
         return d
+
+
+def fit_from_dict(d):
+    """The TwoRayFit a calibration document's quality.two_ray describes (as_dict), enough
+    to divide its factor out again (arraycal report); None for None."""
+    if not d:
+        return None
+    g = complex(d["gamma"]["re"], d["gamma"]["im"])
+    perm = d.get("permittivity")
+    return TwoRayFit(used=bool(d["used"]), gamma=g, gamma_std=float(d.get("gamma_std", 0.0)),
+                     gamma_db=float(d["gamma_db"]), gamma_phase_deg=float(d["gamma_phase_deg"]),
+                     height_m=float(d["ground_height_m"]),
+                     height_std_m=float(d.get("ground_height_std_m", float("nan"))),
+                     height_given=bool(d.get("ground_height_given", False)),
+                     permittivity=None if perm is None else complex(perm["re"], perm["im"]),
+                     polarisation=d.get("polarisation"),
+                     residual_rms_los=float(d.get("residual_rms_los", 0.0)),
+                     residual_rms_two_ray=float(d.get("residual_rms_two_ray", 0.0)),
+                     frames=int(d.get("frames", 0)), note=d.get("note", ""),
+                     smooth_height_s=float(d.get("smooth_height_s", 2.0)))
 
 
 def image_geometry(tx, elem, height_m):

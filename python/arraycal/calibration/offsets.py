@@ -291,11 +291,47 @@ class OffsetEstimator:
         hc = 0.0
         extra = {}
         self.time_offset_s = 0.0
-        if joint:
-            fit = self.fit_geometry(fit_lever_arm=fit_lever_arm, until=until)
-            hc, lever = fit["heading_correction_deg"], fit["lever_arm_correction_m"]
-            heading = self.array.heading_deg + hc
-            self.time_offset_s = fit["time_offset_s"]
+        use_ground = ground is not None and ground is not False and \
+            len(self.array.elements) > 1
+        if use_ground and ground is True:
+            from . import multipath
+            ground = multipath.GroundModel(height_m=getattr(self.array, "ground_height_m", None))
+        fit = None
+        two_ray = None
+        # the heading/time fit and the reflection fit alternate (block coordinate
+        # descent): the geometry fit's grid search over the whole circle cannot carry
+        # the reflection's parameters, and the two-ray least squares needs a geometry to
+        # start from; each sees the other's latest estimate, until the geometry moves by
+        # less than GEOMETRY_CONVERGED (docs/design.md, section 8)
+        for it in range(self.MAX_ALTERNATIONS if joint and use_ground else 1):
+            if joint:
+                new = self.fit_geometry(fit_lever_arm=fit_lever_arm, until=until,
+                                        two_ray=two_ray if two_ray is not None and
+                                        two_ray.used else None,
+                                        two_ray_geometry=(heading, lever, self.time_offset_s))
+                moved = fit is None or \
+                    abs(new["heading_correction_deg"] - hc) > self.GEOMETRY_CONVERGED[0] or \
+                    abs(new["time_offset_s"] - self.time_offset_s) > self.GEOMETRY_CONVERGED[1]
+                fit = new
+                hc, lever = fit["heading_correction_deg"], fit["lever_arm_correction_m"]
+                heading = self.array.heading_deg + hc
+                self.time_offset_s = fit["time_offset_s"]
+                if two_ray is not None and not moved:
+                    break      # the reflection was fitted at this geometry: converged
+            if not use_ground:
+                break
+            two_ray = self._fit_two_ray(heading, lever, until, ground)
+            if not two_ray.used:
+                if joint and it > 0:
+                    # the term was dropped at the new geometry: the geometry is fitted
+                    # again without the reflection it assumed
+                    fit = self.fit_geometry(fit_lever_arm=fit_lever_arm, until=until)
+                    hc, lever = fit["heading_correction_deg"], fit["lever_arm_correction_m"]
+                    heading = self.array.heading_deg + hc
+                    self.time_offset_s = fit["time_offset_s"]
+                break          # no reflection: the geometry fit stands as it is
+        if fit is not None:
+            fit["alternations"] = it + 1
             extra = {"heading_std_deg": fit["heading_std_deg"],
                      "lever_arm_correction_m": list(map(float, lever)) if fit_lever_arm
                      else None,
@@ -303,9 +339,8 @@ class OffsetEstimator:
                      "time_offset_s": fit["time_offset_s"],
                      "time_offset_std_s": fit["time_offset_std_s"], "fit": fit}
         ratio, _ = self.compensated(heading, lever, until)
-        two_ray = None
-        if ground is not None and ground is not False and ratio.shape[1] > 1:
-            ratio, two_ray = self._two_ray(ratio, heading, lever, until, ground)
+        if two_ray is not None and two_ray.used:
+            ratio = ratio / self.two_ray_correction(two_ray, heading, lever, until)
         out = []
         kept_any = np.zeros(ratio.shape[0], bool)
         for k, e in enumerate(self.array.elements):
@@ -328,12 +363,11 @@ class OffsetEstimator:
         return OffsetResult(self.freq, self.array.reference, out, self.frames_seen,
                             used, rej, heading, hc, joint=joint, two_ray=two_ray, **extra)
 
-    def _two_ray(self, ratio, heading, lever, until, ground):
-        """The two-ray fit (calibration.multipath) and the ratios with its factor divided
-        out when it is kept."""
+    def _fit_two_ray(self, heading, lever, until, ground):
+        """The two-ray fit (calibration.multipath) at this geometry, started from the
+        LoS-only offsets."""
         from . import multipath
-        if ground is True:
-            ground = multipath.GroundModel(height_m=getattr(self.array, "ground_height_m", None))
+        ratio, _ = self.compensated(heading, lever, until)
         t, alpha, tx, snr = self.frames(until)
         tx = multipath.smooth_height(t, tx, ground.smooth_height_s)
         elem = self.array.element_enu(heading, lever)
@@ -341,13 +375,45 @@ class OffsetEstimator:
         eps0 = np.array([robust_circular(ratio[:, k])[0] if k != r else 1.0
                          for k in range(ratio.shape[1])])
         fit = multipath.fit_two_ray(alpha, tx, elem, self.lam, r, ground, snr, eps0=eps0)
+        fit.smooth_height_s = ground.smooth_height_s
         if ground.height_m is None:
             fit.note += (f"; ground height not given: {fit.height_m:.3f} m fitted within "
                          f"{ground.height_bounds_m[0]:g}..{ground.height_bounds_m[1]:g} m")
-        if fit.used:
-            f = multipath.two_ray_factor(tx, elem, self.lam, fit)
-            ratio = ratio / (f / f[:, [r]])
-        return ratio, fit
+        return fit
+
+    def two_ray_correction(self, fit, heading_deg, lever_arm_m=None, until=None, t=None,
+                           time_offset_s=None):
+        """The two-ray factor relative to the reference element, (frames, elements): the
+        compensated ratio of a frame divided by it is the offset alone. For the kept
+        frames (frames(until)), or for times t at time_offset_s (frames without a
+        position get 1)."""
+        from . import multipath
+        if t is None:
+            t, _, tx, _ = self.frames(until)
+        else:
+            dt = self.time_offset_s if time_offset_s is None else time_offset_s
+            tx = self._tx_at(np.asarray(t, float) + dt)
+        ok = np.all(np.isfinite(tx), axis=1)
+        f = np.ones((len(t), len(self.array.elements)), complex)
+        if ok.any():
+            txs = multipath.smooth_height(np.asarray(t)[ok], tx[ok], fit.smooth_height_s)
+            elem = self.array.element_enu(heading_deg, lever_arm_m)
+            g = multipath.two_ray_factor(txs, elem, self.lam, fit)
+            f[ok] = g / g[:, [self.array.ref_index()]]
+        return f
+
+    def compensated_model(self, result, until=None):
+        """Per-frame ratios after the model the result used: the LoS geometry at its
+        heading (and lever arm), divided by its two-ray factor when that term was kept.
+        Each column is then the element's offset plus what the model leaves (the
+        verdict's residual, the report's figures)."""
+        lever = np.array(result.lever_arm_correction_m) if result.lever_arm_correction_m \
+            else None
+        ratio, d = self.compensated(result.heading_deg, lever, until)
+        tr = result.two_ray
+        if tr is not None and tr.used:
+            ratio = ratio / self.two_ray_correction(tr, result.heading_deg, lever, until)
+        return ratio, d
 
     # the joint fit's search ranges and what "identified" means (docs/design.md)
     HEADING_SEARCH_DEG = 180.0      # the whole circle: a heading in radians is ~30 deg off
@@ -366,8 +432,14 @@ class OffsetEstimator:
     # beyond it the heading is fitted only when it explains a large residual (a real
     # compass error), and the verdict says the offsets hang on that correction
     MIN_EXPLAINED_ILL_DEG = 2.0
+    # the geometry and reflection fits alternate until the heading moves by less than
+    # 0.01 deg and the time offset by less than 1 ms (2 to 3 rounds on the simulated
+    # campaigns), at most MAX_ALTERNATIONS geometry fits
+    GEOMETRY_CONVERGED = (0.01, 1e-3)
+    MAX_ALTERNATIONS = 4
 
-    def fit_geometry(self, fit_lever_arm=False, fit_time=True, until=None, max_frames=4000):
+    def fit_geometry(self, fit_lever_arm=False, fit_time=True, until=None, max_frames=4000,
+                     two_ray=None, two_ray_geometry=None):
         """Heading correction, radio-to-GNSS time offset (and lever arm) that make the
         relative phases follow the geometry.
 
@@ -376,7 +448,10 @@ class OffsetEstimator:
         the grid searches maximise sum_k |mean_f exp(j res_kf)|; a least-squares
         refinement over all parameters gives the uncertainties. A parameter the data
         do not identify (std above HEADING_IDENTIFIED_DEG / TIME_IDENTIFIED_S, e.g. a
-        transmitter that never moves) is left at the file's value (correction 0)."""
+        transmitter that never moves) is left at the file's value (correction 0).
+        two_ray: a kept multipath.TwoRayFit, fitted at two_ray_geometry (heading_deg,
+        lever arm, time offset): its phase is taken out of the measured phases, so the
+        geometry is fitted to what the reflection leaves."""
         from scipy.optimize import least_squares
         saved = self.time_offset_s
         self.time_offset_s = 0.0
@@ -392,6 +467,10 @@ class OffsetEstimator:
             pick = np.linspace(0, len(t) - 1, max_frames).astype(int)
             t, alpha = t[pick], alpha[pick]
         meas = np.angle(alpha / alpha[:, [r]])
+        if two_ray is not None:
+            h_tr, lev_tr, dt_tr = two_ray_geometry
+            meas = meas - np.angle(self.two_ray_correction(two_ray, h_tr, lev_tr, t=t,
+                                                           time_offset_s=dt_tr))
         grid_sel = np.linspace(0, len(t) - 1, min(len(t), 1500)).astype(int)
         # heading grid step: a fraction of the phase lobe width, which narrows as the
         # aperture (in wavelengths) grows

@@ -335,11 +335,13 @@ def _array_of(out_dir):
 def _process(iq, array_path, tx_gnss, out_dir, rx_gnss=None, rx_position=None, method="fft",
             pick="strongest", apes_len=200, zero_pad=1, joint=False, fit_lever_arm=False,
             quality=None, tx_offset_enu=(0.0, 0.0, 0.0), min_snr_db=10.0, store=None,
-            max_frames=200000, progress=True, log=print, report=True):
-    """A SigMF recording through the receive chain, then calibrate()."""
-    from ..radio.recording import open_recording, sigmf_source
+            max_frames=200000, progress=True, log=print, report=True, freq_hz=None):
+    """A SigMF recording through the receive chain, then calibrate(). freq_hz: the
+    frequency whose captures are processed (a recording retuned to several; for one at
+    a single frequency it must be that one)."""
+    from ..radio.recording import mhz, open_recording, sigmf_source
     t_start = time.monotonic()
-    rec = open_recording(iq)
+    rec = open_recording(iq, frequency=freq_hz)
     array = geometry.load_array(array_path)
     top = max(array.channels)
     if top >= rec.num_channels:
@@ -363,6 +365,10 @@ def _process(iq, array_path, tx_gnss, out_dir, rx_gnss=None, rx_position=None, m
     if rec.trailing_bytes:
         log(f"warning: {rec.data_path} ends inside a sample ({rec.trailing_bytes} bytes "
             "ignored): the recording was cut off; processing up to its end")
+    if len(rec.frequencies) > 1:
+        log(f"processing the {len(rec.captures)} of {rec.captures_in_file} captures at "
+            f"{mhz(rec.frequency)} MHz (the recording was retuned to "
+            f"{', '.join(mhz(f) for f in rec.frequencies)} MHz)")
     feed = _Feed(rec.samples, "process", progress)
     tb = gr.top_block()
     src = sigmf_source(rec, feed)
@@ -374,6 +380,8 @@ def _process(iq, array_path, tx_gnss, out_dir, rx_gnss=None, rx_position=None, m
                              max_frames)
     q = dict(pos.quality, recording=os.path.basename(rec.meta_path), duration_s=rec.duration,
              captures=len(rec.captures), truncated_bytes=rec.trailing_bytes,
+             **({"recording_frequencies_hz": rec.frequencies}
+                if len(rec.frequencies) > 1 else {}),
              frames_detected=stats["frames"], frames_dropped_at_gaps=stats["dropped_gaps"],
              leap_seconds=leap, pick=pick, origin=list(pos.origin))
     s = calibrate(est, array, sample_rate=rec.sample_rate, method=method, out_dir=out_dir,
@@ -460,5 +468,9 @@ def regenerate_report(out_dir):
                           q.get("heading_correction_deg", 0.0), q.get("heading_std_deg"),
                           q.get("lever_arm_correction_m"), q.get("lever_arm_std_m"),
                           q.get("joint_geometry", False))
+    from .multipath import fit_from_dict
+    # its factor is divided out of the figures again (two_ray.png, which needs the
+    # fit's per-frame residuals, stays as the calibration wrote it)
+    result.two_ray = fit_from_dict(q.get("two_ray"))
     write_report(out_dir, array, est, result, doc)
     return doc

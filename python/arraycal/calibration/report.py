@@ -47,6 +47,7 @@ def summary_text(array, result, doc):
             s += ", lever arm correction " + ", ".join(
                 f"{x:+.3f}" for x in q["lever_arm_correction_m"]) + " m (body x, y, z)"
         lines.append(s)
+    lines += two_ray_lines(doc)
     lines.append("")
     lines.append(f"{'element':>8s} {'channel':>7s} {'amp_dB':>8s} {'phase_deg':>10s} "
                  f"{'phase_std':>9s} {'amp_std':>8s} {'n':>8s}")
@@ -91,6 +92,30 @@ def angle_bins(ratio, aoa_deg, channels, bin_deg=10.0):
     return out
 
 
+def two_ray_lines(doc):
+    """The ground reflection's fit and the residual before and after its term."""
+    tr = doc["quality"].get("two_ray")
+    res = (doc.get("verdict") or {}).get("residual") or {}
+    out = []
+    if tr:
+        src = "given" if tr.get("ground_height_given") else "fitted"
+        out.append(f"ground reflection (two-ray model): {'kept' if tr['used'] else 'not kept'}; "
+                   f"Gamma {tr['gamma_db']:.2f} dB at {tr['gamma_phase_deg']:.1f} deg "
+                   f"(+-{tr['gamma_std']:.3g}), ground {tr['ground_height_m']:.3f} m below "
+                   f"the array's GNSS antenna ({src}); {tr['note']}")
+        out.append(f"  weighted LoS residual rms: {tr['residual_rms_los']:.4g} LoS only, "
+                   f"{tr['residual_rms_two_ray']:.4g} with the reflection "
+                   f"({tr['frames']} frames)")
+    if res.get("phase_rms_deg") is not None:
+        s = (f"residual after the {res['model']} model: {res['phase_rms_deg']:.2f} deg, "
+             f"{res['amp_rms_db']:.3f} dB RMS")
+        if res.get("phase_rms_deg_los_only") is not None:
+            s += (f" (without the two-ray term {res['phase_rms_deg_los_only']:.2f} deg, "
+                  f"{res['amp_rms_db_los_only']:.3f} dB)")
+        out.append(s + "; the verdict judges the model used")
+    return out
+
+
 def verdict_lines(doc):
     """The verdict, its reasons, the fitted corrections and every check (report.txt)."""
     v = doc.get("verdict")
@@ -125,9 +150,12 @@ def write_report(out_dir, array, est, result, doc, track=None):
         return
     plt = _plt()
     t, alpha, tx, snr = est.frames()
-    ratio, _ = est.compensated(result.heading_deg,
-                               np.array(result.lever_arm_correction_m)
-                               if result.lever_arm_correction_m else None)
+    lever = np.array(result.lever_arm_correction_m) if result.lever_arm_correction_m else None
+    # the ratios after the model used (with its ground reflection divided out when the
+    # two-ray term was kept), the LoS-only ones beside them in grey
+    ratio, _ = est.compensated_model(result)
+    two_ray = result.two_ray is not None and result.two_ray.used
+    ratio_los = est.compensated(result.heading_deg, lever)[0] if two_ray else None
     aoa = est.angles_of_arrival(result.heading_deg)
     if len(t) > PLOT_FRAMES:
         # a figure shows a few thousand points at most; drawing every frame of a long
@@ -135,6 +163,8 @@ def write_report(out_dir, array, est, result, doc, track=None):
         keep = np.linspace(0, len(t) - 1, PLOT_FRAMES).astype(int)
         t, alpha, tx, snr, ratio, aoa = (np.asarray(a)[keep]
                                          for a in (t, alpha, tx, snr, ratio, aoa))
+        if ratio_los is not None:
+            ratio_los = ratio_los[keep]
     tt = t - t[0]
     others = [(k, e) for k, e in enumerate(array.elements) if e.id != array.reference]
 
@@ -145,6 +175,15 @@ def write_report(out_dir, array, est, result, doc, track=None):
         off = result.element(e.id)
         ph = np.degrees(np.angle(r / np.exp(1j * np.radians(off.phase_deg)))) + off.phase_deg
         db = 20 * np.log10(np.abs(r))
+        if two_ray:
+            r0 = ratio_los[:, k]
+            ph0 = np.degrees(np.angle(r0 / np.exp(1j * np.radians(off.phase_deg)))) + \
+                off.phase_deg
+            for col, x in ((0, tt), (1, aoa)):
+                lab = "without the two-ray term" if col == 0 and k == others[0][0] else None
+                ax[0, col].plot(x, ph0, ".", ms=1, color="0.75", label=lab, zorder=0)
+                ax[1, col].plot(x, 20 * np.log10(np.abs(r0)), ".", ms=1, color="0.75",
+                                label=lab, zorder=0)
         for col, x in ((0, tt), (1, aoa)):
             line, = ax[0, col].plot(x, ph, ".", ms=2,
                                     label=f"{e.id}/{array.reference}: frames")
@@ -167,7 +206,8 @@ def write_report(out_dir, array, est, result, doc, track=None):
     ax[1, 1].set_xlabel("angle of arrival from boresight (deg)")
     for a in ax[:, 0]:
         a.legend(loc="best", fontsize=7, markerscale=4)
-    ax[0, 0].set_title(f"offset against reference element {array.reference}, geometry removed")
+    ax[0, 0].set_title(f"offset against reference element {array.reference}, geometry "
+                       + ("and ground reflection removed" if two_ray else "removed"))
     ax[0, 1].set_title("the same against the angle of arrival")
     for a in ax.flat:
         a.grid(alpha=0.3)

@@ -92,14 +92,17 @@ def assess(est, result, gnss_quality=None):
             suspect.append(f"{100 * fr:.0f} % of the transmitter's GNSS fixes failed the "
                            "quality gate")
 
-    lever = np.array(result.lever_arm_correction_m) if result.lever_arm_correction_m else None
-    ratio, _ = est.compensated(result.heading_deg, lever)
+    # the residual of the model the offsets come from: the LoS geometry, and the
+    # ground reflection when the two-ray term was kept (its residual without the
+    # term is kept for the report: what the reflection explained)
+    ratio, _ = est.compensated_model(result)
+    residual = _residual(est, result, ratio)
     t, _, tx, _ = est.frames()
     n = len(t)
     if not _check(checks, "frames", n, T["min_frames"], n >= T["min_frames"], "failed"):
         failed.append(f"{n} frames with positions: too few to judge the calibration")
     if n < 20:
-        return _finish(checks, suspect, failed, corrections, {})
+        return _finish(checks, suspect, failed, corrections, {}, residual)
 
     u = tx / np.linalg.norm(tx, axis=1, keepdims=True)
     aoa = est.angles_of_arrival(result.heading_deg)
@@ -200,7 +203,7 @@ def assess(est, result, gnss_quality=None):
     if diag:
         diag.update(_signatures(est, result))
         failed.extend(diag.pop("causes", []))
-    return _finish(checks, suspect, failed, corrections, diag)
+    return _finish(checks, suspect, failed, corrections, diag, residual)
 
 
 def _signatures(est, result):
@@ -211,8 +214,15 @@ def _signatures(est, result):
     t, alpha = t[sel], alpha[sel]
     r = est.array.ref_index()
     others = [k for k in range(alpha.shape[1]) if k != r]
-    meas = np.angle(alpha / alpha[:, [r]])
     lever = np.array(result.lever_arm_correction_m) if result.lever_arm_correction_m else None
+    # the causes are tried against what the model's reflection leaves
+    tr = result.two_ray
+    refl = np.angle(est.two_ray_correction(tr, result.heading_deg, lever)[sel]) \
+        if tr is not None and tr.used else 0.0
+
+    def phase(a):
+        return np.angle(a / a[:, [r]]) - refl
+    meas = phase(alpha)
     elem = est.array.element_enu(result.heading_deg, lever)
 
     def geo(times, dt):
@@ -251,7 +261,7 @@ def _signatures(est, result):
         for j in range(i + 1, len(ids)):
             m = alpha.copy()
             m[:, [i, j]] = m[:, [j, i]]
-            mm = np.angle(m / m[:, [r]])
+            mm = phase(m)
             cands.append((max(coherence(mm, ph) for ph in base_ph.values()),
                           f"elements {ids[i]} and {ids[j]} look swapped in the array file "
                           "(their channels)", "swapped", [ids[i], ids[j]]))
@@ -266,11 +276,40 @@ def _signatures(est, result):
     return out
 
 
-def _finish(checks, suspect, failed, corrections, diag):
+def _residual(est, result, ratio):
+    """RMS over the elements and frames of the residual phase (deg) and amplitude (dB)
+    after each element's offset: of the model used ("model": "two-ray" or "LoS") and,
+    with a two-ray term kept, of the LoS-only model at the same geometry and offsets."""
+    r = est.array.ref_index()
+    others = [k for k in range(ratio.shape[1]) if k != r]
+    offs = np.array([e.offset for e in result.elements])
+
+    def rms(z):
+        if not others or z.shape[0] == 0:
+            return None, None
+        z = z[:, others] / offs[others]
+        return (math.degrees(_rms(np.angle(z).ravel())),
+                _rms(20 * np.log10(np.abs(z)).ravel()))
+    tr = result.two_ray
+    kept = tr is not None and tr.used
+    ph, db = rms(ratio)
+    out = {"model": "two-ray" if kept else "LoS", "phase_rms_deg": ph, "amp_rms_db": db}
+    if kept:
+        lever = np.array(result.lever_arm_correction_m) if result.lever_arm_correction_m \
+            else None
+        ph0, db0 = rms(est.compensated(result.heading_deg, lever)[0])
+        out.update(phase_rms_deg_los_only=ph0, amp_rms_db_los_only=db0)
+    return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in out.items()}
+
+
+def _finish(checks, suspect, failed, corrections, diag, residual=None):
     status = "failed" if failed else "suspect" if suspect else "good"
-    return {"status": status, "reasons": failed + suspect, "checks": checks,
-            "corrections": corrections, "diagnosis": {k: v for k, v in diag.items()
-                                                      if k != "causes"}}
+    out = {"status": status, "reasons": failed + suspect, "checks": checks,
+           "corrections": corrections, "diagnosis": {k: v for k, v in diag.items()
+                                                     if k != "causes"}}
+    if residual is not None:
+        out["residual"] = residual
+    return out
 
 
 def exit_code(status):

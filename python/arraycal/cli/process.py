@@ -27,7 +27,10 @@ def add_process(sub):
     src.add_argument("--iq", help="recording, REC.sigmf-meta")
     src.add_argument("--los", help="instead of a recording: a LoS log (los.csv) from "
                                    "arraycal rx or a receiver flowgraph (needs --freq, --rate)")
-    p.add_argument("--freq", type=frequency_hz, help="with --los: carrier frequency, Hz")
+    p.add_argument("--freq", type=frequency_hz,
+                   help="with --los: carrier frequency, Hz; with --iq: which frequency's "
+                        "captures to process in a recording retuned to several (default: "
+                        "the recording's one frequency)")
     p.add_argument("--rate", type=sample_rate, help="with --los: sample rate, S/s")
     p.add_argument("--array", required=True, help="array file (YAML)")
     p.add_argument("--tx-gnss", required=True, help="transmitter GNSS: UBX log or RTKLIB .pos")
@@ -83,6 +86,7 @@ def _cmd_process(args):
                 apes_len=args.apes_len, zero_pad=args.zero_pad, joint=args.joint_geometry,
                 fit_lever_arm=args.fit_lever_arm, quality=q, tx_offset_enu=args.tx_offset,
                 min_snr_db=args.min_snr, store=args.store, progress=not args.quiet,
+                freq_hz=args.freq,
                 log=lambda m: print(f"arraycal process: {m}", file=sys.stderr, flush=True))
     doc = s["doc"]
     q = doc["quality"]

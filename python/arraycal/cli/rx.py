@@ -33,7 +33,8 @@ def add_rx(sub):
     p.add_argument("--rate", type=sample_rate,
                    help=f"sample rate (default {DEFAULT_RATE:g}; a recording's own)")
     p.add_argument("--freq", type=frequency_hz,
-                   help=f"carrier (default {DEFAULT_FREQ:g}; a recording's own)")
+                   help=f"carrier (default {DEFAULT_FREQ:g}; a recording's own; of a "
+                        "recording retuned to several: which one's captures to play)")
     p.add_argument("--gain", type=gain_db, default=40.0)
     p.add_argument("--antenna", default="RX2")
     p.add_argument("--serial", default="")
@@ -100,9 +101,11 @@ def _resolve_stream(args):
     kind, target = parse_source(args.source)
     if kind == "file":
         from ..radio.recording import open_recording
-        rec = open_recording(target)
+        # --freq chooses the captures of a recording retuned to several frequencies
+        rec = open_recording(target, frequency=args.freq, only_if_retuned=True)
         for opt, given, own in (("--rate", args.rate, rec.sample_rate),
-                                ("--freq", args.freq, rec.frequency),
+                                ("--freq", args.freq if len(rec.frequencies) == 1 else None,
+                                 rec.frequency),
                                 ("--channels", args.channels, rec.num_channels)):
             if given is not None and abs(given - own) > 1e-9 * max(1.0, abs(own)):
                 raise UserError(f"{opt} {given:g} contradicts the recording {target} "

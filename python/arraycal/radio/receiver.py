@@ -28,7 +28,8 @@ class receiver(gr.hier_block2):
     estimate (for a CIR plot); it needs the four-block chain, whose messages
     carry one frame each (batch_frames is then 1).
     Messages: in "gnss" (to live), "delays" (the chain's, pick="predicted");
-    out "los" (the chain's, batches of up to batch_frames frames), "offsets".
+    out "los" (the chain's, batches of up to batch_frames frames), "offsets" and
+    "text" (live's: the offsets as a message and as one line).
     The chain's settings are rx_chain's, with its run-time callbacks.
     """
 
@@ -58,7 +59,7 @@ class receiver(gr.hier_block2):
             self.connect(self.chain, self)
         for port in ("gnss", "delays"):
             self.message_port_register_hier_in(port)
-        for port in ("los", "offsets"):
+        for port in ("los", "offsets", "text"):
             self.message_port_register_hier_out(port)
         self.msg_connect(self.chain, "los", self, "los")
         self.msg_connect(self, "delays", self.chain, "delays")
@@ -83,6 +84,7 @@ class receiver(gr.hier_block2):
             self.msg_connect(self.chain, "los", live, "los")
             self.msg_connect(self, "gnss", live, "gnss")
             self.msg_connect(live, "offsets", self, "offsets")
+            self.msg_connect(live, "text", self, "text")
 
     # what a run reports
     def samples_read(self):

@@ -59,6 +59,8 @@ class Recording:
     serials: list = field(default_factory=list)
     datatype: str = DATATYPE
     offset: int = 0             # core:offset: absolute index of the file's first sample
+    frequencies: list = field(default_factory=list)   # of all its captures (a retune: > 1)
+    captures_in_file: int = 0   # all captures, selected or not
 
     @property
     def frequency(self):
@@ -67,6 +69,14 @@ class Recording:
     @property
     def duration(self):
         return self.samples / self.sample_rate
+
+
+FREQ_MATCH_HZ = 1.0   # a capture is at the frequency asked when within this (as the store)
+
+
+def mhz(f):
+    """A frequency in MHz as a person writes it: 1300, 2412.345678."""
+    return f"{f / 1e6:.6f}".rstrip("0").rstrip(".")
 
 
 def _fail(path, what):
@@ -79,8 +89,16 @@ def _uint(meta_path, where, value):
     return value
 
 
-def open_recording(meta_path):
-    """Read and check a SigMF recording's metadata (data file size included)."""
+def open_recording(meta_path, frequency=None, only_if_retuned=False):
+    """Read and check a SigMF recording's metadata (data file size included).
+
+    A recording retuned to several frequencies (captures at different core:frequency)
+    is calibrated one frequency at a time: `frequency` (Hz) selects its captures
+    (within FREQ_MATCH_HZ; the others are skipped, their samples never read). Without
+    it such a recording is refused with its frequencies and the option to choose
+    (--freq). A frequency no capture has is refused. only_if_retuned: `frequency`
+    selects only in a retuned recording, a recording at one frequency is read whatever
+    it says (a block's centre-frequency parameter)."""
     meta_path = os.fspath(meta_path)
     if meta_path.endswith(".sigmf-data"):
         meta_path = meta_path[:-len(".sigmf-data")] + ".sigmf-meta"
@@ -137,10 +155,15 @@ def open_recording(meta_path):
                              f"capture {i - 1} (sample {a.sample_start}): SigMF captures "
                              "start at increasing samples")
     freqs = sorted({c.frequency for c in caps})
-    if len(freqs) > 1:
-        _fail(meta_path, f"captures at {len(freqs)} frequencies "
-                         f"({', '.join(f'{f / 1e6:g}' for f in freqs)} MHz: the receiver was "
-                         "retuned); calibrate one frequency at a time")
+    listed = ", ".join(mhz(f) for f in freqs)
+    if frequency is not None and (len(freqs) > 1 or not only_if_retuned):
+        if not any(abs(f - frequency) <= FREQ_MATCH_HZ for f in freqs):
+            _fail(meta_path, f"no capture at {mhz(frequency)} MHz (--freq {frequency:g}); "
+                             f"its captures are at {listed} MHz")
+    elif len(freqs) > 1:
+        _fail(meta_path, f"captures at {len(freqs)} frequencies ({listed} MHz: the receiver "
+                         "was retuned); calibrate one at a time: choose it with --freq HZ "
+                         f"(e.g. --freq {freqs[0]:g})")
     dataset = g.get("core:dataset")
     if dataset:
         data_path = os.path.join(os.path.dirname(meta_path), os.path.basename(str(dataset)))
@@ -167,12 +190,18 @@ def open_recording(meta_path):
         _fail(meta_path, f"capture at sample {last.sample_start} starts beyond the data "
                          f"(byte {last.byte_offset} of {max(0, end)})")
     last.samples, trailing = divmod(end - last.byte_offset, group)
+    n_all = len(caps)
+    if len(freqs) > 1:
+        caps = [c for c in caps if abs(c.frequency - frequency) <= FREQ_MATCH_HZ]
+        if caps[-1] is not last:
+            trailing = 0   # the cut-off end is another frequency's
     samples = sum(c.samples for c in caps)
     if samples == 0:
-        _fail(meta_path, "the data file holds no whole sample")
+        _fail(meta_path, "the data file holds no whole sample"
+              + (f" at {mhz(frequency)} MHz" if len(freqs) > 1 else ""))
     return Recording(meta_path, data_path, float(rate), nch, caps, samples, trailing,
                      g.get("arraycal:gain_db"), list(g.get("arraycal:serials") or []), dt,
-                     offset)
+                     offset, freqs, n_all)
 
 
 class _progress_tap(gr.sync_block):

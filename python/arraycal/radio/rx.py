@@ -78,7 +78,8 @@ class rx_source(gr.hier_block2):
                 self.connect((self.split, c), (self, c))
             self._offset = 0.0  # the emulator stamps GPS time
         else:
-            rec = open_recording(target)
+            # freq chooses the captures of a recording retuned to several frequencies
+            rec = open_recording(target, frequency=freq, only_if_retuned=True)
             if rec.num_channels != num_chans:
                 raise UserError(f"recording {target} has {rec.num_channels} channels, "
                                 f"not {num_chans}")
