@@ -526,6 +526,7 @@ def test_estimate_refuses_contradicting_hosts_with_one_line(tmp_path, msgs, why)
                     "--tx-gnss", tmp_path / "tx.ubx", "--rx-position", "63.4,10.4,52",
                     "--out", tmp_path / "o", "--start-timeout", "20", timeout=60)
     assert_one_line_error(p, why)
+    assert not (tmp_path / "o").exists()  # a refusal leaves nothing behind
 
 
 @pytest.mark.timeout(60)
@@ -539,3 +540,4 @@ def test_estimate_names_a_silent_host(tmp_path):
                     "63.4,10.4,52", "--out", tmp_path / "o", "--start-timeout", "1.5",
                     timeout=30)
     assert_one_line_error(p, f"nothing from zmq:{silent} within 1.5 s")
+    assert not (tmp_path / "o").exists()

@@ -412,3 +412,13 @@ def test_unreadable_and_non_utf8_inputs_are_one_line(camp, tmp_path):
                 camp["array"], "--tx-gnss", camp["tx"], "--rx-gnss", camp["rx"], "--out",
                 tmp_path / "file", "--store", tmp_path / "s")
     assert_one_line_error(p)
+
+
+@pytest.mark.timeout(60)
+def test_process_refuses_a_rate_for_a_recording(tmp_path):
+    # a recording carries its own sample rate: --rate with --iq would be ignored, so it
+    # is refused, before any file is read
+    p = run_cli("process", "--iq", tmp_path / "rec.sigmf-meta", "--array", tmp_path / "a.yaml",
+                "--tx-gnss", tmp_path / "tx.ubx", "--out", tmp_path / "out", "--rate", "5e6")
+    assert_one_line_error(p, "--rate goes with --los")
+    assert not (tmp_path / "out").exists()

@@ -27,7 +27,9 @@ def summary_text(array, result, doc):
              f"frames: {q['frames_seen']} LoS frames, {q['frames_used']} used",
              ]
     if q.get("rejected"):
-        lines.append("not used: " + ", ".join(f"{v} ({k})" for k, v in q["rejected"].items()))
+        # "used" counts frames; an outlier is left out of one element's estimate only
+        lines.append("left out of an element's estimate: " + ", ".join(
+            f"{v} ({k})" for k, v in q["rejected"].items()))
     if "duration_s" in q:
         lines.append(f"recording {q.get('recording', '')}: {q['duration_s']:.1f} s in "
                      f"{q.get('captures', 1)} capture(s); {q.get('frames_detected', 0)} frames "
@@ -40,9 +42,11 @@ def summary_text(array, result, doc):
                      + (", rejected " + ", ".join(f"{v} ({k})" for k, v in rej.items())
                         if rej else ", all used") + f"; GPS-UTC {q.get('leap_seconds', '?')} s")
     if q.get("joint_geometry"):
-        s = f"joint geometry fit: heading correction {q['heading_correction_deg']:+.2f} deg"
         if q.get("heading_std_deg") is not None:
-            s += f" (+-{q['heading_std_deg']:.2f})"
+            s = (f"joint geometry fit: heading correction {q['heading_correction_deg']:+.2f} "
+                 f"deg (+-{q['heading_std_deg']:.2f})")
+        else:
+            s = "joint geometry fit: the array file's heading kept (not identified by the data)"
         if q.get("lever_arm_correction_m"):
             s += ", lever arm correction " + ", ".join(
                 f"{x:+.3f}" for x in q["lever_arm_correction_m"]) + " m (body x, y, z)"
@@ -131,12 +135,14 @@ def verdict_lines(doc):
         t = (f"{c['time_offset_s'] * 1e3:+.2f} +- {c['time_offset_std_s'] * 1e3:.2f} ms"
              if c.get("time_identified") else "not fitted (not identified by the data)")
         out += [f"heading correction: {h}", f"radio-to-GNSS time offset: {t}"]
-    out.append("checks (value, limit):")
+    out.append("checks (value, what passes):")
     for name, ck in v.get("checks", {}).items():
         val = "-" if ck["value"] is None else f"{ck['value']:g}"
-        lim = "-" if ck["limit"] is None else f"{ck['limit']:g}"
+        # which side of the limit passes (documents before 'bound' existed: unsaid)
+        side = {"max": "<= ", "min": ">= "}.get(ck.get("bound"), "")
+        lim = "-" if ck["limit"] is None else f"{side}{ck['limit']:g}"
         out.append(f"  {'ok  ' if ck['ok'] else 'FAIL'} {name}: {val} {ck.get('unit', '')} "
-                   f"(limit {lim}; {ck['level']})")
+                   f"(pass {lim}; else {ck['level']})")
     return out
 
 

@@ -37,9 +37,12 @@ THRESHOLDS = {
 SIGMA = 5.0
 
 
-def _check(checks, name, value, limit, ok, level, unit=""):
+def _check(checks, name, value, limit, ok, level, unit="", bound="max"):
+    """bound: whether the limit is the largest ("max") or the smallest ("min") value
+    that passes."""
     checks[name] = {"value": None if value is None else round(float(value), 6),
-                    "limit": limit, "ok": bool(ok), "level": level, "unit": unit}
+                    "limit": limit, "ok": bool(ok), "level": level, "unit": unit,
+                    "bound": bound}
     return ok
 
 
@@ -77,7 +80,7 @@ def assess(est, result, gnss_quality=None):
     seen = max(1, result.frames_seen)
     frac = result.frames_used / seen
     if not _check(checks, "frames_used_fraction", frac, T["used_fraction_failed"],
-                  frac >= T["used_fraction_failed"], "failed"):
+                  frac >= T["used_fraction_failed"], "failed", bound="min"):
         failed.append(f"only {result.frames_used} of {result.frames_seen} frames usable")
     elif frac < T["used_fraction_suspect"]:
         checks["frames_used_fraction"].update(ok=False, level="suspect",
@@ -99,7 +102,8 @@ def assess(est, result, gnss_quality=None):
     residual = _residual(est, result, ratio)
     t, _, tx, _ = est.frames()
     n = len(t)
-    if not _check(checks, "frames", n, T["min_frames"], n >= T["min_frames"], "failed"):
+    if not _check(checks, "frames", n, T["min_frames"], n >= T["min_frames"], "failed",
+                  bound="min"):
         failed.append(f"{n} frames with positions: too few to judge the calibration")
     if n < 20:
         return _finish(checks, suspect, failed, corrections, {}, residual)

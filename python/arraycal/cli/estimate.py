@@ -86,9 +86,11 @@ def _cmd_estimate(args):
     from ..arraycal_python import los_logger
     from ..radio.multihost import format_channels, los_aligner
     from ..radio.waveform import packet
+    made_out = not os.path.isdir(args.out)
     os.makedirs(args.out, exist_ok=True)
     los_path = os.path.join(args.out, "los.csv")
-    if os.path.exists(los_path):
+    moved = os.path.exists(los_path)
+    if moved:
         os.replace(los_path, los_path + ".previous")  # keep the last run's log
     aligner = los_aligner(args.los, array.channels, args.freq, args.rate, len(packet()),
                           args.frames, args.duration)
@@ -154,6 +156,14 @@ def _cmd_estimate(args):
     except (KeyboardInterrupt, Terminated) as e:
         stopped = e
     logger.close()
+    if logger.count() == 0 and not stopped:
+        # nothing joint was logged: leave OUT as it was (no header-only log), since every
+        # way on from here is a refusal
+        os.remove(los_path)
+        if moved:
+            os.replace(los_path + ".previous", los_path)
+        if made_out and not os.listdir(args.out):
+            os.rmdir(args.out)
     if aligner.error is not None:
         raise UserError(aligner.error)
     c = aligner.counts()

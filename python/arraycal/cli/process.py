@@ -31,7 +31,8 @@ def add_process(sub):
                    help="with --los: carrier frequency, Hz; with --iq: which frequency's "
                         "captures to process in a recording retuned to several (default: "
                         "the recording's one frequency)")
-    p.add_argument("--rate", type=sample_rate, help="with --los: sample rate, S/s")
+    p.add_argument("--rate", type=sample_rate,
+                   help="with --los: sample rate, S/s (a recording carries its own)")
     p.add_argument("--array", required=True, help="array file (YAML)")
     p.add_argument("--tx-gnss", required=True, help="transmitter GNSS: UBX log or RTKLIB .pos")
     p.add_argument("--rx-gnss", help="the array's GNSS log (UBX or .pos); its median is used")
@@ -81,6 +82,11 @@ def _cmd_process(args):
         print(f"wrote {args.out}/calibration.json, report.txt; "
               + (f"stored {s['store_path']}" if s["store_path"] else "not stored"))
         return code
+    if args.rate:
+        # the recording's own rate is the truth; a different one given here would be
+        # silently ignored
+        raise UserError("--rate goes with --los: a recording (--iq) carries its own sample "
+                        "rate")
     s = process(args.iq, args.array, args.tx_gnss, args.out, rx_gnss=args.rx_gnss,
                 rx_position=args.rx_position, method=args.method, pick=args.pick,
                 apes_len=args.apes_len, zero_pad=args.zero_pad, joint=args.joint_geometry,

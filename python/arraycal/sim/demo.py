@@ -81,7 +81,9 @@ def _run_demo(out_dir, scenario, freq_hz, samp_rate, duration_s, elements, metho
     # the array file the user would have: possibly with a compass error
     believed_doc = dict(geometry.array_to_dict(array),
                         heading_deg=array.heading_deg + heading_error_deg)
-    if ground_known:
+    if ground_known and two_ray:
+        # only with the two-ray model: the array file written beside the results is the
+        # one `process` would read, and a ground height there turns the model on
         believed_doc["ground_height_m"] = float(ground_height_m)
     believed = geometry.parse_array(believed_doc)
     los_path = os.path.join(out_dir, "los.csv")
