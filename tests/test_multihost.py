@@ -362,13 +362,20 @@ def test_a_host_gone_silent_is_taken_as_ended():
     assert al.counts()["pending"][0] > 20          # held: host 1 may still send them
     al.end_silent(1)
     c = al.counts()
+
+    def delivered():
+        return [los_msg.decode(dbg.get_message(i))["gps_time"]
+                for i in range(dbg.num_messages())]
+    # the joint frames reach the debug sink through its message queue: stop only once
+    # they are there (the test's timeout bounds the wait)
+    while sum(len(g) for g in delivered()) < c["joint"]:
+        threading.Event().wait(0.01)
     tb.stop()
     tb.wait()
     # host 0's last frame waits for its next message (a quarter packet beyond)
     assert c["joint"] == 5 and c["dropped"] == [24, 0] and c["pending"] == [1, 0]
     assert c["silent"] == [False, True]
-    got = np.concatenate([los_msg.decode(dbg.get_message(i))["gps_time"]
-                          for i in range(dbg.num_messages())])
+    got = np.concatenate(delivered())
     assert np.allclose(got, np.arange(5) * PERIOD)
 
 
