@@ -119,13 +119,17 @@ float channel_model::gaussian()
     }
 }
 
+double channel_model::walk_step()
+{
+    // the walk's change over one segment: N(0, pn^2 SEGMENT); none without phase noise
+    return d_pn > 0.0 ? gaussian() * d_pn * std::sqrt(static_cast<double>(SEGMENT)) : 0.0;
+}
+
 void channel_model::next_segment()
 {
     d_knot += d_step;
     d_seg++;
-    if (d_pn > 0.0) {
-        d_step = gaussian() * d_pn * std::sqrt(static_cast<double>(SEGMENT));
-    }
+    d_step = walk_step();
 }
 
 void channel_model::process(const gr_complex* x,
@@ -142,13 +146,9 @@ void channel_model::process(const gr_complex* x,
         // a new run (or a jump): the walk goes on from where it was, from here
         d_started = true;
         d_seg = start / SEGMENT;
-        d_step = 0.0;
-        d_knot = d_walk;
-        if (d_pn > 0.0) {
-            d_step = gaussian() * d_pn * std::sqrt(static_cast<double>(SEGMENT));
-            // the knot sits at the segment's start: step back by the part before start
-            d_knot -= d_step * static_cast<double>(start % SEGMENT) / SEGMENT;
-        }
+        d_step = walk_step();
+        // the knot sits at the segment's start: step back by the part before start
+        d_knot = d_walk - d_step * static_cast<double>(start % SEGMENT) / SEGMENT;
     }
     const int half = K / 2;
     const bool even = (K % 2) == 0;

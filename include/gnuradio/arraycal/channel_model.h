@@ -70,8 +70,6 @@ public:
     int num_channels() const { return d_nch; }
     int num_paths() const { return d_np; }
     void set_noise_sigma(float s) { d_sigma = s; }
-    //! The phase-noise walk phi at the next sample to be produced (rad).
-    double walk_phase() const { return d_walk; }
 
     /*!
      * num_packets packets of x (num_packets * K samples, x[0] at absolute
@@ -87,6 +85,7 @@ public:
                  const std::vector<gr_complex*>& out);
 
 private:
+    double walk_step();
     void next_segment();
     void make_tables();
     float uniform();

@@ -233,7 +233,6 @@ void bind_kernels(py::module& m)
         .def("packet_len", &channel_model::packet_len)
         .def("num_channels", &channel_model::num_channels)
         .def("set_noise_sigma", &channel_model::set_noise_sigma, py::arg("sigma"))
-        .def("walk_phase", &channel_model::walk_phase)
         .def(
             "process",
             [](channel_model& self, carr x,
